@@ -1,0 +1,116 @@
+"""TokenSet → padded torch batches: dataset, vectorised collate, length-bucketed sampler."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset
+
+from ._ragged import gather_rows
+from .tokenize import TokenSet
+
+__all__ = ["TokenDataset", "LengthBucketSampler", "base_dataset_and_indices"]
+
+
+class TokenDataset(Dataset):
+    """Stays of a :class:`TokenSet` (and labels) for a DataLoader.
+
+    ``dataset[i]`` is just ``i``: :meth:`collate` builds a whole padded batch from the flat
+    token arrays at once, so no per-token Python work happens.
+    """
+
+    def __init__(self, tokens: TokenSet, y: np.ndarray | None = None) -> None:
+        self.tokens = tokens
+        self.y = None if y is None else np.asarray(y, dtype=np.float32)
+        c = tokens.columns
+        self._feature = c["feature"].astype(np.int64)
+        self._value = c["value"].astype(np.float32)
+        self._category = c["category"].astype(np.int64)
+        self._time = c["time"].astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self.tokens.lengths
+
+    def collate(self, indices: Sequence[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Padded tensors ``(B, L)`` for the stays ``indices``, and their labels.
+
+        A stay without tokens gets one token of feature 0 (``"<empty>"``) so that attention
+        and pooling stay defined and it still gets a prediction.
+        """
+        stays = np.asarray(indices, dtype=np.int64)
+        lengths = self.tokens.lengths[stays]
+        width = max(int(lengths.max(initial=0)), 1)
+        rows, offsets = gather_rows(self.tokens.offsets, stays)
+        owner = np.repeat(np.arange(len(stays)), lengths)
+        position = np.arange(len(rows)) - offsets[owner]
+
+        def padded(flat: np.ndarray, fill, dtype) -> torch.Tensor:
+            out = np.full((len(stays), width), fill, dtype=dtype)
+            out[owner, position] = flat[rows]
+            return torch.from_numpy(out)
+
+        batch = {
+            "feature": padded(self._feature, 0, np.int64),
+            "value": padded(self._value, 0.0, np.float32),
+            "category": padded(self._category, -1, np.int64),
+            "time": padded(self._time, 0.0, np.float32),
+            "mask": torch.from_numpy(np.arange(width) < np.maximum(lengths, 1)[:, None]),
+        }
+        y = (torch.zeros(len(stays)) if self.y is None
+             else torch.from_numpy(self.y[stays]))
+        return batch, y
+
+
+def base_dataset_and_indices(dataset: Dataset) -> tuple[TokenDataset, np.ndarray]:
+    """Unwrap (possibly nested) ``Subset``s down to the TokenDataset and its stay indices."""
+    indices = np.arange(len(dataset))
+    while isinstance(dataset, Subset):
+        indices = np.asarray(dataset.indices)[indices]
+        dataset = dataset.dataset
+    if not isinstance(dataset, TokenDataset):
+        raise TypeError(f"expected a TokenDataset, got {type(dataset).__name__}")
+    return dataset, indices
+
+
+class LengthBucketSampler:
+    """Batches of stays of similar length, in random order.
+
+    Sort positions by length plus a little multiplicative noise, cut into batches, shuffle
+    the batches. Padding stays small while every epoch sees different batches.
+
+    Parameters
+    ----------
+    lengths : ndarray
+        Token count of each position of the dataset being iterated.
+    batch_size : int
+    seed : int
+        Seed of this epoch's order.
+    noise : float, default 0.1
+        Relative jitter of the lengths before sorting.
+    """
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int, noise: float = 0.1):
+        self.lengths = np.asarray(lengths)
+        self.batch_size = int(batch_size)
+        self.seed = seed
+        self.noise = noise
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng(self.seed)
+        jitter = 1.0 + rng.uniform(-self.noise, self.noise, size=len(self.lengths))
+        order = np.argsort(self.lengths * jitter, kind="stable")
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        for b in rng.permutation(len(batches)):
+            yield batches[b].tolist()
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)

@@ -1,0 +1,48 @@
+"""Binary losses on logits: weighted binary cross-entropy or focal loss."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["BinaryLoss"]
+
+LOSSES = ("bce", "focal")
+
+
+class BinaryLoss(nn.Module):
+    """Loss on one logit per stay.
+
+    Parameters
+    ----------
+    loss : {"bce", "focal"}, default "bce"
+    pos_weight : float or None
+        Weight of positive stays (``n_negative / n_positive`` balances the classes).
+    focal_gamma : float, default 2.0
+        Focusing exponent of the focal loss.
+    focal_alpha : float, default 0.5
+        Positive-class weight of the focal loss (0.5 = unweighted, as the authors' code).
+    """
+
+    def __init__(self, loss: str = "bce", pos_weight: float | None = None,
+                 focal_gamma: float = 2.0, focal_alpha: float = 0.5) -> None:
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        self.loss = loss
+        self.pos_weight = pos_weight
+        self.focal_gamma = focal_gamma
+        self.focal_alpha = focal_alpha
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        target = target.to(logits.dtype)
+        if self.loss == "bce":
+            weight = None if self.pos_weight is None else logits.new_tensor(self.pos_weight)
+            return F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)
+        ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        p_true = torch.exp(-ce)
+        alpha = self.focal_alpha * target + (1 - self.focal_alpha) * (1 - target)
+        if self.pos_weight is not None:
+            alpha = alpha * (1 + (self.pos_weight - 1) * target)
+        return (2 * alpha * (1 - p_true) ** self.focal_gamma * ce).mean()

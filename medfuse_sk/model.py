@@ -1,0 +1,132 @@
+"""The MedFuse network: token embedding → Transformer encoder → pooling → head → one logit."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .embedding import MuFuseEmbedding
+
+__all__ = ["MedFuseModule", "EncoderLayer"]
+
+POOLINGS = ("mean", "cls")
+
+
+class EncoderLayer(nn.Module):
+    """Transformer encoder layer on PyTorch's fused ``scaled_dot_product_attention``.
+
+    Dropout is applied after attention and in the feed-forward block, never to the
+    attention weights: that would force the slow non-fused attention path.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, dim_feedforward: int, dropout: float,
+                 norm_first: bool = False) -> None:
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} must be a multiple of n_heads={n_heads}")
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.ff1 = nn.Linear(d_model, dim_feedforward)
+        self.ff2 = nn.Linear(dim_feedforward, d_model)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.norm_first = norm_first
+
+    def _attend(self, x: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        return self.dropout(self.out(a.transpose(1, 2).reshape(b, n, d)))
+
+    def _feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.ff2(self.dropout(F.gelu(self.ff1(x)))))
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
+        if self.norm_first:
+            x = x + self._attend(self.norm1(x), attn_mask)
+            return x + self._feed_forward(self.norm2(x))
+        x = self.norm1(x + self._attend(x, attn_mask))
+        return self.norm2(x + self._feed_forward(x))
+
+
+class MedFuseModule(nn.Module):
+    """MedFuse: MuFuse token embedding, Transformer encoder, pooling over observed tokens.
+
+    Parameters
+    ----------
+    n_features, n_categories : int
+        Vocabulary sizes (learned by the tokenizer).
+    d_model : int, default 64
+        Token width ``d_f`` (and the encoder's width).
+    partition_factor : int, default 4
+        MuFuse's ``k = d_f / d_v``.
+    fusion, gate, value_hidden, activation, time_encoding, kernel
+        Passed to :class:`~medfuse_sk.embedding.MuFuseEmbedding`.
+    n_layers : int, default 2
+    n_heads : int, default 4
+    dim_feedforward : int or None, default None
+        Feed-forward width; ``None`` means ``2 * d_model``.
+    dropout : float, default 0.1
+    norm_first : bool, default False
+        Pre-LayerNorm layers instead of the original post-LayerNorm.
+    pooling : {"mean", "cls"}, default "mean"
+        Mean over observed tokens only, or a learned summary token prepended to each stay.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_categories: int = 0,
+        d_model: int = 64,
+        partition_factor: int = 4,
+        fusion: str = "mufuse",
+        gate: str = "sigmoid",
+        value_hidden: int = 16,
+        activation: str = "tanh",
+        time_encoding: bool = True,
+        kernel: str = "auto",
+        n_layers: int = 2,
+        n_heads: int = 4,
+        dim_feedforward: int | None = None,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        pooling: str = "mean",
+    ) -> None:
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        self.embedding = MuFuseEmbedding(
+            n_features, n_categories, d_model, partition_factor=partition_factor, fusion=fusion,
+            gate=gate, value_hidden=value_hidden, activation=activation,
+            time_encoding=time_encoding, kernel=kernel)
+        ff = dim_feedforward or 2 * d_model
+        self.layers = nn.ModuleList(
+            EncoderLayer(d_model, n_heads, ff, dropout, norm_first) for _ in range(n_layers))
+        self.final_norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+        self.pooling = pooling
+        if pooling == "cls":
+            self.summary = nn.Parameter(torch.zeros(1, 1, d_model))
+        self.head = nn.Sequential(
+            nn.Linear(d_model, d_model // 2), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(d_model // 2, 1))
+
+    def forward(self, feature: torch.Tensor, value: torch.Tensor, category: torch.Tensor,
+                time: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Padded token tensors ``(B, L)`` and ``mask`` (True = observed) → logits ``(B,)``."""
+        x = self.embedding(feature, value, time, category)
+        if self.pooling == "cls":
+            x = torch.cat([self.summary.expand(x.shape[0], -1, -1), x], dim=1)
+            mask = torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1)
+        attn_mask = mask[:, None, None, :]
+        for layer in self.layers:
+            x = layer(x, attn_mask)
+        x = self.final_norm(x)
+        if self.pooling == "cls":
+            pooled = x[:, 0]
+        else:
+            weights = mask.unsqueeze(-1).to(x.dtype)
+            pooled = (x * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return self.head(pooled).squeeze(-1)
