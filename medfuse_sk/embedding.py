@@ -40,9 +40,10 @@ def time_encoding(times: torch.Tensor, dim: int) -> torch.Tensor:
 
     ``ω_i = 10000^(-2i/dim)``. Returns shape ``times.shape + (dim,)`` in ``times``' dtype.
     """
+    dtype = torch.promote_types(times.dtype, torch.float32)  # fp32 at least, fp64 if given
     i = torch.arange(dim, device=times.device) // 2
-    omega = torch.exp(i.to(torch.float32) * (-2.0 * math.log(_TIME_BASE) / dim))
-    phase = times.to(torch.float32).unsqueeze(-1) * omega
+    omega = torch.exp(i.to(dtype) * (-2.0 * math.log(_TIME_BASE) / dim))
+    phase = times.to(dtype).unsqueeze(-1) * omega
     even = (torch.arange(dim, device=times.device) % 2) == 0
     return torch.where(even, torch.sin(phase), torch.cos(phase)).to(times.dtype)
 

@@ -39,6 +39,10 @@ _MODULE_PARAMS = ("d_model", "partition_factor", "fusion", "gate", "value_hidden
                   "norm_first", "pooling")
 
 
+def _silent(*_: Any) -> None:
+    """Early stopping's message sink: the epoch table already shows the stop."""
+
+
 class MedFuseClassifier(NeuralNetBinaryClassifier):
     """MedFuse classifier for irregular clinical time series, one prediction per stay.
 
@@ -188,7 +192,7 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
                 ("early_stopping", EarlyStopping(
                     monitor="valid_auprc", lower_is_better=False, load_best=True,
                     patience=self.patience if self.patience is not None else 10**9,
-                    sink=lambda *_: None)),
+                    sink=_silent)),
             ]
         return callbacks + [("print_log", PrintLog())]
 
@@ -353,7 +357,7 @@ def _aligned_labels(y: Any, stay_ids: np.ndarray) -> np.ndarray:
         raise ValueError(f"y has missing labels for stays "
                          f"{_examples(np.asarray(stay_ids)[pd.isna(values)].tolist())}")
     labels = set(np.unique(values).tolist())
-    if not labels <= {0, 1, True, False}:
+    if not labels <= {0, 1}:
         raise ValueError(f"y must be binary 0/1 or bool, got values {_examples(sorted(labels))}")
     if len(labels) < 2:
         raise ValueError(f"y has a single class ({labels.pop()!r}); training needs both "

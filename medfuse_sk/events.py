@@ -42,8 +42,13 @@ def _as_pandas(table: Any) -> pd.DataFrame:
     )
 
 
+def _py(value: Any) -> Any:
+    """A numpy scalar as the Python scalar users typed (for readable messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _examples(values: Iterable, n: int = 5) -> str:
-    values = list(values)
+    values = [_py(v) for v in values]
     shown = ", ".join(repr(v) for v in values[:n])
     return shown + (f", … ({len(values)} in all)" if len(values) > n else "")
 
@@ -178,7 +183,7 @@ class EventSet(RaggedStays):
         for role in ("stay", "feature", "time"):
             nulls = df[names[role]].isna().to_numpy()
             if nulls.any():
-                where = df.loc[nulls, names[stay]].unique() if role != "stay" else []
+                where = df.loc[nulls, stay].unique() if role != "stay" else []
                 raise ValueError(
                     f"column {names[role]!r} has {int(nulls.sum())} missing entries"
                     + (f" (stays {_examples(where)})" if len(where) else "")
@@ -223,7 +228,7 @@ class EventSet(RaggedStays):
             bad = np.flatnonzero(~finite)
             raise ValueError(
                 f"column {value!r} has {len(bad)} infinite values, e.g. feature "
-                f"{feature_names[feature_codes[bad[0]]]!r} in stay {stay_ids[stay_codes[bad[0]]]!r}"
+                f"{_py(feature_names[feature_codes[bad[0]]])!r} in stay {_py(stay_ids[stay_codes[bad[0]]])!r}"
             )
 
         n_duplicates = 0
@@ -235,8 +240,8 @@ class EventSet(RaggedStays):
             if n_duplicates and duplicates == "raise":
                 first = np.flatnonzero(dup)[0]
                 raise ValueError(
-                    f"{n_duplicates} duplicated events, e.g. stay {stay_ids[stay_codes[first]]!r}"
-                    f" feature {feature_names[feature_codes[first]]!r} at {hours[first]} h"
+                    f"{n_duplicates} duplicated events, e.g. stay {_py(stay_ids[stay_codes[first]])!r}"
+                    f" feature {_py(feature_names[feature_codes[first]])!r} at {hours[first]} h"
                 )
             if n_duplicates:
                 warnings.warn(f"dropped {n_duplicates} exact duplicate events "
@@ -325,9 +330,9 @@ def _split_values(
         f = int(np.flatnonzero(mixed)[0])
         example = values.to_numpy()[non_numeric & (feature_codes == f)][0]
         raise ValueError(
-            f"feature {feature_names[f]!r} is numerical but has {int(bad_per_feature[f])} "
-            f"non-numeric values, e.g. {example!r}. Fix the values, or declare it with "
-            f"categorical=[{feature_names[f]!r}, ...]"
+            f"feature {_py(feature_names[f])!r} is numerical but has {int(bad_per_feature[f])} "
+            f"non-numeric values, e.g. {_py(example)!r}. Fix the values, or declare it with "
+            f"categorical=[{_py(feature_names[f])!r}, ...]"
         )
 
     is_cat_event = is_cat_feature[feature_codes]

@@ -1,0 +1,136 @@
+import warnings
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import KFold, cross_validate
+from sklearn.pipeline import make_pipeline
+
+from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
+
+
+def random_events(n_stays=30, seed=0):
+    rng = np.random.default_rng(seed)
+    n = n_stays * 20
+    df = pd.DataFrame({
+        "stay_id": rng.integers(0, n_stays, n),
+        "time": np.round(rng.uniform(0, 10, n), 2),
+        "feature": rng.choice(["HR", "Na", "K"], n),
+        "value": rng.normal(100, 15, n),
+    })
+    sex = pd.DataFrame({"stay_id": np.arange(n_stays), "time": 0.0, "feature": "Sex",
+                        "value": rng.choice(["F", "M"], n_stays)})
+    return pd.concat([df, sex], ignore_index=True).drop_duplicates(["stay_id", "time", "feature"])
+
+
+def test_vocabulary_and_robust_scaling_from_fit_only():
+    df = random_events()
+    X = EventSet.from_long(df)
+    tok = EventTokenizer(clip=None).fit(X)
+    assert tok.feature_names_[0] == "<empty>"
+    assert set(tok.feature_names_[1:]) == {"HR", "Na", "K", "Sex"}
+    for name in ("HR", "Na", "K"):
+        v = df.loc[df.feature == name, "value"].astype(float)
+        i = list(tok.feature_names_).index(name)
+        q1, q3 = np.percentile(v, [25, 75])
+        assert tok.center_[i] == pytest.approx(np.median(v))
+        assert tok.scale_[i] == pytest.approx((q3 - q1) / 1.349)
+    tokens = tok.transform(X)
+    hr = list(tok.feature_names_).index("HR")
+    got = tokens.columns["value"][tokens.columns["feature"] == hr]
+    raw = X.columns["value"][X.feature_names[X.columns["feature"]] == "HR"]
+    np.testing.assert_allclose(np.sort(got), np.sort((raw - tok.center_[hr]) / tok.scale_[hr]),
+                               rtol=1e-5)
+
+
+def test_clip_limits_outliers():
+    df = random_events()
+    df.loc[df.index[0], "value"] = 1e6
+    tokens = EventTokenizer(clip=5.0).fit_transform(EventSet.from_long(df))
+    assert np.abs(tokens.columns["value"]).max() <= 5.0
+
+
+def test_windows_median_and_most_frequent_class_against_a_loop():
+    df = random_events(n_stays=8)
+    df = pd.concat([df, pd.DataFrame({"stay_id": 0, "time": [0.5, 1.0, 1.5],
+                                      "feature": "Sex", "value": ["M", "M", "F"]})])
+    X = EventSet.from_long(df)
+    tok = EventTokenizer(window=2.0, horizon=10.0, scaling="none", clip=None).fit(X)
+    tokens = tok.transform(X)
+    got = {}
+    for s, stay in enumerate(tokens.stay_ids):
+        sl = slice(tokens.offsets[s], tokens.offsets[s + 1])
+        for f, t, v, c in zip(tokens.columns["feature"][sl], tokens.columns["time"][sl],
+                              tokens.columns["value"][sl], tokens.columns["category"][sl]):
+            got[(stay, tok.feature_names_[f], float(t))] = v if c < 0 else c
+    expected = {}
+    for (stay, feature, w), grp in df.assign(w=np.minimum(df.time // 2.0, 4)).groupby(
+            ["stay_id", "feature", "w"]):
+        key = (stay, feature, (w + 0.5) * 2.0)
+        if feature == "Sex":
+            counts = Counter(grp.value)
+            top = max(counts.values())
+            first_seen = [c for c in tok.category_pairs_.get_level_values(1) if counts[c] == top]
+            expected[key] = 1 + list(tok.category_pairs_).index(("Sex", first_seen[0]))
+        else:
+            expected[key] = np.median(grp.value.astype(float))
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-5), key
+
+
+def test_horizon_drops_later_events_with_a_warning_and_keeps_the_edge():
+    df = pd.DataFrame({"stay_id": 1, "time": [0.0, 48.0, 50.0], "feature": "HR",
+                       "value": [1.0, 2.0, 3.0]})
+    tok = EventTokenizer(window=2.0, horizon=48.0).fit(EventSet.from_long(df))
+    with pytest.warns(UserWarning, match="dropped 1 events after the horizon"):
+        tokens = tok.transform(EventSet.from_long(df))
+    assert tokens.columns["time"].tolist() == [1.0, 47.0]
+
+
+@pytest.mark.parametrize("policy, kept", [("last", [3.0, 4.0]), ("first", [0.0, 1.0])])
+def test_token_cap_policy(policy, kept):
+    df = pd.DataFrame({"stay_id": [1] * 5 + [2], "time": [0.0, 1, 2, 3, 4, 0],
+                       "feature": "HR", "value": np.arange(6.0)})
+    tok = EventTokenizer(max_tokens=2, truncate=policy).fit(EventSet.from_long(df))
+    with pytest.warns(UserWarning, match="1 stays have more than max_tokens=2"):
+        tokens = tok.transform(EventSet.from_long(df))
+    assert tokens.lengths.tolist() == [2, 1]
+    assert tokens.columns["time"][:2].tolist() == kept
+
+
+def test_unknown_features_and_classes_are_reported_not_fatal():
+    X = EventSet.from_long(random_events())
+    tok = EventTokenizer().fit(X)
+    new = pd.DataFrame({"stay_id": [1, 1, 1, 2], "time": [0.0, 1.0, 2.0, 0.0],
+                        "feature": ["Lactate", "HR", "Lactate", "Sex"],
+                        "value": [2.0, 80.0, 3.0, "X"]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tokens = tok.transform(EventSet.from_long(new, categorical=["Sex"]))
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and "'Lactate'" in messages[0] and "2 events" in messages[0]
+    assert tokens.lengths.tolist() == [1, 1]
+    assert tokens.columns["category"][1] == 0  # unseen class → the unknown-class id
+
+
+def test_no_leak_from_validation_folds():
+    """Each CV fold's tokenizer must know only its training stays' values."""
+    df = random_events(n_stays=40)
+    X = EventSet.from_long(df)
+    y = np.arange(len(X)) % 2
+    pipe = make_pipeline(EventTokenizer(clip=None),
+                         MedFuseClassifier(max_epochs=1, d_model=8, n_heads=2, n_layers=1,
+                                           partition_factor=2, valid_size=0, verbose=0,
+                                           random_state=0))
+    cv = KFold(4, shuffle=True, random_state=0)
+    result = cross_validate(pipe, X, y, cv=cv, return_estimator=True)
+    overall = EventTokenizer(clip=None).fit(X)
+    for (train, _), est in zip(cv.split(X, y), result["estimator"]):
+        fitted = est.named_steps["eventtokenizer"]
+        i = list(fitted.feature_names_).index("HR")
+        train_events = X[train].to_long()
+        train_hr = train_events.loc[train_events.feature == "HR", "value"].astype(float)
+        assert fitted.center_[i] == pytest.approx(np.median(train_hr))
+        assert fitted.center_[i] != pytest.approx(overall.center_[i])
