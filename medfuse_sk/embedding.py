@@ -164,6 +164,10 @@ class MuFuseEmbedding(nn.Module):
         Add the sinusoidal encoding of the token's time.
     kernel : {"auto", "torch", "triton"}, default "auto"
         Implementation of the numerical MuFuse path (see :func:`resolve_kernel`).
+    projector_gain : float, default 1.0
+        Multiplies the initial weights of the projector's output layer. With PyTorch's
+        default init, ``φ(x)`` varies by about ±0.3, so sigmoid gates start near 0.5 and
+        hardly depend on the value; a gain of 3–4 lets them span about 0.2–0.8 from the start.
     """
 
     def __init__(
@@ -179,6 +183,7 @@ class MuFuseEmbedding(nn.Module):
         activation: str = "tanh",
         time_encoding: bool = True,
         kernel: str = "auto",
+        projector_gain: float = 1.0,
     ) -> None:
         super().__init__()
         if fusion not in FUSIONS:
@@ -219,6 +224,9 @@ class MuFuseEmbedding(nn.Module):
         elif fusion == "concat":
             self.projector = _value_projector(value_hidden, value_dim, activation)
             self.concat_proj = nn.Linear(d_model + value_dim, d_model)
+        if fusion != "scane" and projector_gain != 1.0:
+            with torch.no_grad():
+                self.projector[2].weight.mul_(projector_gain)
         self.n_categories = n_categories
         if n_categories > 0:
             self.class_table = nn.Embedding(n_categories, d_model)
@@ -270,5 +278,5 @@ class MuFuseEmbedding(nn.Module):
                 z_cat = self.class_proj(pair)
                 if t is not None:
                     z_cat = z_cat + time_encoding(t[rows], self.d_model).to(z_cat.dtype)
-                z = z.index_put((rows,), z_cat)
+                z = z.index_put((rows,), z_cat.to(z.dtype))
         return z.reshape(*shape, self.d_model)

@@ -35,6 +35,7 @@ from .tokenize import EventTokenizer, TokenSet
 __all__ = ["MedFuseClassifier"]
 
 _MODULE_PARAMS = ("d_model", "partition_factor", "fusion", "gate", "value_hidden", "activation",
+                  "projector_gain",
                   "time_encoding", "kernel", "n_layers", "n_heads", "dim_feedforward", "dropout",
                   "norm_first", "pooling")
 
@@ -60,6 +61,8 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         Hidden width of the value projector.
     activation : {"tanh", "relu"}, default "tanh"
         Non-linearity of the value projector.
+    projector_gain : float, default 1.0
+        Scale of the value projector's initial output weights (see ``MuFuseEmbedding``).
     time_encoding : bool, default True
         Add the sinusoidal time encoding to every token.
     n_layers, n_heads, dim_feedforward, dropout, norm_first, pooling
@@ -115,6 +118,7 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         gate: str = "sigmoid",
         value_hidden: int = 16,
         activation: str = "tanh",
+        projector_gain: float = 1.0,
         time_encoding: bool = True,
         n_layers: int = 2,
         n_heads: int = 4,
@@ -154,6 +158,7 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         self.gate = gate
         self.value_hidden = value_hidden
         self.activation = activation
+        self.projector_gain = projector_gain
         self.time_encoding = time_encoding
         self.n_layers = n_layers
         self.n_heads = n_heads

@@ -1,0 +1,210 @@
+"""The P12 benchmark report on the val split: MedFuse, ablations, sweeps and baselines.
+
+Each (row, seed) runs in its own process (so its peak memory is its own) and writes
+``OUT/<row>/seed<k>/metrics.json``; runs already done are skipped, so the command resumes.
+
+    python benchmarks/p12_report.py run --rows medfuse add scane --seeds 0 1 2
+    python benchmarks/p12_report.py summarize        # table (markdown + JSON) and plots
+
+Protocol: tokenizer and models fitted on the train split; early stopping on a stratified 10 %
+of train (XGBoost too); scored on val, which no model selection touches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+OUT = Path("benchmarks/results/p12")
+
+#: row name → settings passed to ``medfuse p12 --set`` (MedFuse rows) or a baseline name
+ROWS: dict[str, dict | str] = {
+    "medfuse": {},
+    "add": {"fusion": "add"},
+    "concat": {"fusion": "concat"},
+    "scane": {"fusion": "scane"},
+    "k1": {"partition_factor": 1},
+    "k2": {"partition_factor": 2},
+    "k8": {"partition_factor": 8},
+    "k16": {"partition_factor": 16},
+    "raw_events": {"window": None},
+    "xgboost": "xgboost",
+    "random_forest": "random_forest",
+}
+
+
+def run_row(name: str, seed: int, out: Path, extra: dict) -> None:
+    target = out / name / f"seed{seed}"
+    if (target / "metrics.json").exists():
+        print(f"[skip] {name} seed {seed}: done")
+        return
+    spec = ROWS[name]
+    if isinstance(spec, str):
+        cmd = [sys.executable, __file__, "baseline", "--model", spec, "--seed", str(seed),
+               "--out", str(target)]
+    else:
+        settings = {**spec, **extra}
+        cmd = [sys.executable, "-m", "medfuse_sk.cli", "p12", "--eval-split", "val", "--quiet",
+               "--seed", str(seed), "--out", str(target)]
+        for key, value in settings.items():
+            cmd += ["--set", f"{key}={value!r}"]
+    print(f"[run ] {name} seed {seed}: {' '.join(cmd[1:])}", flush=True)
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    print(f"[done] {name} seed {seed} in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def baseline(model: str, seed: int, out: Path) -> None:
+    """Fit a tree baseline on train (early stopping on 10 % of train), score val."""
+    from sklearn.model_selection import train_test_split
+
+    from medfuse_sk import EventSet
+    from medfuse_sk.baselines import make_random_forest, make_xgboost
+    from medfuse_sk.datasets import load_physionet2012
+    from medfuse_sk.metrics import binary_metrics
+
+    started = time.perf_counter()
+    train = load_physionet2012(split="train", progress=False)
+    val = load_physionet2012(split="val", progress=False)
+    X = EventSet.from_long(train.events, categorical=train.categorical, stays=train.stay_ids)
+    X_val = EventSet.from_long(val.events, categorical=val.categorical, stays=val.stay_ids)
+    y, y_val = train.labels.loc[X.stay_ids].to_numpy(), val.labels.loc[X_val.stay_ids].to_numpy()
+    fit_start = time.perf_counter()
+    if model == "xgboost":
+        pipe = make_xgboost(random_state=seed)
+        X_fit, X_stop, y_fit, y_stop = train_test_split(X, y, test_size=0.1, stratify=y,
+                                                        random_state=seed)
+        features = pipe[0].fit(X_fit)
+        pipe[-1].fit(features.transform(X_fit), y_fit, verbose=False,
+                     eval_set=[(features.transform(X_stop), y_stop)])
+        config = {"model": "xgboost", **pipe[-1].get_params(),
+                  "best_iteration": int(pipe[-1].best_iteration)}
+    else:
+        pipe = make_random_forest(random_state=seed).fit(X, y)
+        config = {"model": "random_forest", **pipe[-1].get_params()}
+    train_seconds = time.perf_counter() - fit_start
+    proba = pipe.predict_proba(X_val)[:, 1]
+    metrics = binary_metrics(y_val, proba, random_state=seed)
+    result = {
+        "eval_split": "val", **{k: metrics[k] for k in ("auprc", "auroc", "accuracy")},
+        "n_stays": int(len(y_val)), "n_positive": int(y_val.sum()),
+        "config": {k: v for k, v in config.items() if _jsonable(v)}, "seed": seed,
+        "train_seconds": round(train_seconds, 1),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(result, indent=2, default=float))
+    print(json.dumps({k: result[k]["value"] for k in ("auprc", "auroc", "accuracy")}))
+
+
+def _jsonable(value) -> bool:
+    try:
+        json.dumps(value)
+    except TypeError:
+        return False
+    return True
+
+
+def summarize(out: Path) -> dict:
+    rows = {}
+    for name in ROWS:
+        runs = [json.loads(p.read_text()) for p in sorted((out / name).glob("seed*/metrics.json"))]
+        if not runs:
+            continue
+        row = {"n_seeds": len(runs), "seeds": [r["seed"] for r in runs]}
+        for key in ("auprc", "auroc", "accuracy"):
+            values = np.array([r[key]["value"] for r in runs])
+            row[key] = {"mean": float(values.mean()),
+                        "sd": float(values.std(ddof=1)) if len(values) > 1 else None,
+                        "values": values.round(4).tolist()}
+        for key in ("train_seconds", "peak_rss_mb", "epochs_run", "epoch_seconds_median"):
+            values = [r[key] for r in runs if key in r]
+            row[key] = float(np.median(values)) if values else None
+        rows[name] = row
+    (out / "summary.json").write_text(json.dumps(rows, indent=2))
+    lines = ["| row | seeds | AUPRC mean ± sd | AUROC mean ± sd | accuracy | train s (median) "
+             "| epochs | peak MB |", "|---|---|---|---|---|---|---|---|"]
+
+    def fmt(metric):
+        return f"{metric['mean']:.4f} ± {metric['sd']:.4f}" if metric["sd"] is not None \
+            else f"{metric['mean']:.4f}"
+
+    for name, row in rows.items():
+        epochs = f"{row['epochs_run']:.0f}" if row["epochs_run"] else "–"
+        lines.append(f"| {name} | {row['n_seeds']} | {fmt(row['auprc'])} | {fmt(row['auroc'])} | "
+                     f"{row['accuracy']['mean']:.4f} | {row['train_seconds']:.0f} | {epochs} | "
+                     f"{row['peak_rss_mb']:.0f} |")
+    table = "\n".join(lines)
+    (out / "summary.md").write_text(table + "\n")
+    print(table)
+    _plot_k_sweep(rows, out / "k_sweep.png")
+    return rows
+
+
+def _plot_k_sweep(rows: dict, path: Path) -> None:
+    ks = [(1, "k1"), (2, "k2"), (4, "medfuse"), (8, "k8"), (16, "k16")]
+    points = [(k, rows[name]) for k, name in ks if name in rows]
+    if len(points) < 2:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for metric, color in (("auprc", "C0"), ("auroc", "C1")):
+        means = [r[metric]["mean"] for _, r in points]
+        sds = [r[metric]["sd"] or 0 for _, r in points]
+        ax.errorbar([k for k, _ in points], means, yerr=sds, marker="o", capsize=3,
+                    color=color, label=metric.upper())
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="partition factor k (d_f = 64, d_v = 64 / k)", ylabel="val score",
+           title="MuFuse partition-factor sweep, P12 val")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run")
+    p_run.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    p_run.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p_run.add_argument("--out", type=Path, default=OUT)
+    p_run.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                       help="extra settings for every MedFuse row")
+    p_base = sub.add_parser("baseline")
+    p_base.add_argument("--model", choices=["xgboost", "random_forest"], required=True)
+    p_base.add_argument("--seed", type=int, default=0)
+    p_base.add_argument("--out", type=Path, required=True)
+    p_sum = sub.add_parser("summarize")
+    p_sum.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    if args.command == "run":
+        from medfuse_sk.cli import _parse_setting
+        extra = dict(_parse_setting(s) for s in args.set)
+        for seed in args.seeds:
+            for name in args.rows:
+                run_row(name, seed, args.out, extra)
+    elif args.command == "baseline":
+        baseline(args.model, args.seed, args.out)
+    else:
+        summarize(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import cross_val_score
+
+from medfuse_sk import EventSet
+from medfuse_sk.baselines import StayAggregates, make_random_forest
+from synthetic import u_shaped_task
+
+
+def test_aggregates_match_a_loop():
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame({"stay_id": rng.integers(0, 25, n), "time": rng.uniform(0, 48, n),
+                       "feature": rng.choice(["HR", "Na", "K"], n), "value": rng.normal(size=n)})
+    df = pd.concat([df, pd.DataFrame({"stay_id": [0, 0, 3], "time": [0.0, 5.0, 0.0],
+                                      "feature": "Sex", "value": ["F", "M", "F"]})])
+    X = EventSet.from_long(df)
+    agg = StayAggregates().fit(X)
+    got = pd.DataFrame(agg.transform(X), columns=agg.get_feature_names_out(), index=X.stay_ids)
+    for stay in X.stay_ids:
+        rows = df[df.stay_id == stay].sort_values("time", kind="stable")
+        for feature in ("HR", "Na", "K"):
+            v = rows.loc[rows.feature == feature, "value"].astype(float).to_numpy()
+            assert got.loc[stay, f"{feature}_count"] == len(v)
+            if len(v):
+                assert got.loc[stay, f"{feature}_last"] == pytest.approx(v[-1])
+                assert got.loc[stay, f"{feature}_mean"] == pytest.approx(v.mean())
+                assert got.loc[stay, f"{feature}_min"] == pytest.approx(v.min())
+                assert got.loc[stay, f"{feature}_max"] == pytest.approx(v.max())
+            else:
+                assert np.isnan(got.loc[stay, f"{feature}_last"])
+    classes = agg.classes_by_feature_["Sex"]
+    assert got.loc[0, "Sex_last"] == classes.index("M")
+    assert got.loc[3, "Sex_last"] == classes.index("F")
+    no_sex = [s for s in X.stay_ids if s not in (0, 3)]
+    assert np.isnan(got.loc[no_sex, "Sex_last"]).all()
+
+
+def test_random_forest_pipeline_cross_validates():
+    events, labels = u_shaped_task(n_stays=120)
+    X = EventSet.from_long(events)
+    scores = cross_val_score(make_random_forest(n_estimators=50), X, labels.loc[X.stay_ids],
+                             cv=3, scoring="roc_auc")
+    assert scores.mean() > 0.8
