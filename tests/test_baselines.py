@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.model_selection import cross_val_score
+from synthetic import u_shaped_task
 
 from medfuse_sk import EventSet
 from medfuse_sk.baselines import StayAggregates, make_random_forest
-from synthetic import u_shaped_task
 
 
 def test_aggregates_match_a_loop():
