@@ -1,0 +1,815 @@
+"""PhysioNet/CinC Challenge 2012 ("P12"): in-hospital mortality from the first 48 ICU hours.
+
+Loader for PhysioNet's release ``challenge-2012/1.0.0`` into a long event table, a small real
+sample shipped with the package, and a checked download.
+
+Data, license and citation
+--------------------------
+The data are published by PhysioNet under the Open Data Commons Attribution License v1.0
+(ODC-By 1.0); attribution is required. Cite:
+
+    Silva I, Moody G, Scott DJ, Celi LA, Mark RG. Predicting In-Hospital Mortality of ICU
+    Patients: The PhysioNet/Computing in Cardiology Challenge 2012. Comput Cardiol.
+    2012;39:245-248.
+
+and PhysioNet (Goldberger et al., Circulation 2000;101(23):e215-e220).
+
+Release layout read by :func:`load_physionet2012`
+-------------------------------------------------
+``set-a.tar.gz``, ``set-b.tar.gz``, ``set-c.tar.gz`` (members ``set-X/<RecordID>.txt``, read
+straight from the archive, never unpacked to disk) or the unpacked folders ``set-X/`` (preferred
+when both exist), and optionally ``Outcomes-X.txt``. One record file holds the lines
+``Time,Parameter,Value`` of one ICU stay, ``Time`` being ``HH:MM`` since admission.
+
+Split membership and labels come from the split listfiles shipped in this package
+(``splits/{train,val,test}_listfile.csv``: the standard fixed stratified split of the 12,000
+stays, 7,680 / 1,920 / 2,400), so labels exist even without the Outcomes files. When an
+``Outcomes-X.txt`` is present it is used to skip archives holding none of the requested stays and
+to cross-check the labels (a disagreement is warned about).
+
+What the loader does to the raw lines, always
+---------------------------------------------
+- The ``RecordID`` line at ``00:00`` is an identifier, not a feature: dropped.
+- Descriptors (``Age``, ``Gender``, ``Height``, ``ICUType``, ``Weight``) equal to ``-1`` at
+  ``00:00`` mean "missing": dropped, counted per feature in ``report["missing_descriptor"]``.
+- Lines with an empty ``Parameter`` (set-c has 2,403, e.g. ``10:45,,1.9``) are dropped and
+  counted in ``report["n_empty_parameter"]``; lines with an empty value likewise in
+  ``report["n_missing_value"]``.
+- A stay whose record holds no time series (12 in the release) is still present in
+  ``stay_ids`` and ``labels``, with whatever descriptors it has.
+
+Cleaning rule (``clean=True``, the default)
+-------------------------------------------
+A value is physiologically impossible, and its event dropped, when it is
+
+- negative, for any variable;
+- ``Temp`` below 15 °C (this also catches the recording artefacts 0 and -17.8);
+- ``Weight`` <= 0 kg;
+- ``Height`` outside [100, 250] cm;
+- ``pH`` outside [6, 8] (catches values such as 0, 7.35 recorded as 735, ...).
+
+Zeros are kept everywhere else: 0 is plausible in arrest for ``HR``, ``MAP``, ``NIMAP``,
+``SysABP``, ``NISysABP``, ``DiasABP``, ``NIDiasABP`` and ``RespRate``, and common for ``Urine``.
+Drops are counted per feature in ``report["implausible"]``. With ``clean=False`` every value is
+kept; only the ``RecordID`` line, ``-1`` descriptors and empty parameters/values are dropped.
+
+Download and checksums (:func:`fetch_physionet2012`)
+----------------------------------------------------
+The three ``Outcomes-X.txt`` files are checked against their SHA-256 in :data:`SHA256` (taken
+from copies byte-identical to PhysioNet's files). PhysioNet's own SHA-256 of the three
+``set-X.tar.gz`` archives is not recorded here (it could not be confirmed when this module was
+written; the copies available to the authors are deterministic repacks with different archive
+hashes). Instead each archive is checked by *content*: it must hold 4,000 records, and the records
+of the train and validation stays (9,600 of the 12,000) must match the digests in
+:data:`CONTENT_SHA256` (see :func:`content_digest`). The records of the 2,400 test stays are
+therefore only checked for presence, not content. If you know PhysioNet's archive hashes, set
+``SHA256["set-a.tar.gz"] = "<hex>"`` (etc.) before fetching and the whole file is checked too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import io
+import os
+import re
+import shutil
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CATEGORICAL",
+    "CONTENT_SHA256",
+    "DESCRIPTORS",
+    "SHA256",
+    "TIME_SERIES",
+    "ChecksumError",
+    "PhysioNet2012",
+    "content_digest",
+    "fetch_physionet2012",
+    "load_physionet2012",
+    "load_sample",
+]
+
+SETS = ("a", "b", "c")
+SPLITS = ("train", "val", "test")
+DESCRIPTORS = ("Age", "Gender", "Height", "ICUType", "Weight")
+CATEGORICAL = ("Gender", "ICUType")
+TIME_SERIES = (
+    "Albumin", "ALP", "ALT", "AST", "Bilirubin", "BUN", "Cholesterol", "Creatinine", "DiasABP",
+    "FiO2", "GCS", "Glucose", "HCO3", "HCT", "HR", "K", "Lactate", "Mg", "MAP", "MechVent", "Na",
+    "NIDiasABP", "NIMAP", "NISysABP", "PaCO2", "PaO2", "pH", "Platelets", "RespRate", "SaO2",
+    "SysABP", "Temp", "TroponinI", "TroponinT", "Urine", "WBC", "Weight",
+)  # fmt: skip
+
+BASE_URL = "https://physionet.org/files/challenge-2012/1.0.0/"
+FILES = tuple(f"set-{s}.tar.gz" for s in SETS) + tuple(f"Outcomes-{s}.txt" for s in SETS)
+RECORDS_PER_SET = 4000
+
+#: Expected SHA-256 of whole downloaded files; ``None`` means "not known, check by content".
+SHA256: dict[str, str | None] = {
+    "set-a.tar.gz": None,
+    "set-b.tar.gz": None,
+    "set-c.tar.gz": None,
+    "Outcomes-a.txt": "d55b228a0e63e33d1e88893acb63a481b651d50c981f518047d094eae8b39129",
+    "Outcomes-b.txt": "b758dc1f07a8a955edde73bbd9c84ab3cc4316700d69153992c3315b68850cfa",
+    "Outcomes-c.txt": "12912ef277eea62acf058d4d02222bc2be6c466ad7b1a2a6564decf789bee97d",
+}
+#: :func:`content_digest` of each archive's train/val records (PhysioNet's record files).
+CONTENT_SHA256: dict[str, str] = {
+    "set-a.tar.gz": "127530d0060c6874d30f20fd7d92c509d3f6a0ebe1656e3c91f11737a9b45f4a",
+    "set-b.tar.gz": "3bb096d43e97143d4bb15958f7eb6ac7c519fc1ca5febe1306fd212449c20ab7",
+    "set-c.tar.gz": "ebca66042a878c5165df3b81f57b92f5325f18d9d67856f4e9f4d4883809935d",
+}
+
+ENV_DATA_DIR = "MEDFUSE_P12_DIR"
+ENV_CACHE = "MEDFUSE_CACHE"
+_HERE = Path(__file__).resolve().parent
+_SPLIT_DIR = _HERE / "splits"
+_SAMPLE_DIR = _HERE / "data"
+_SAMPLE_EVENTS = "p12_sample_events.csv.gz"
+_SAMPLE_LABELS = "p12_sample_labels.csv"
+_LABEL_COLUMN = "In-hospital_death"
+_RECORD_NAME = re.compile(r"(?:^|/)(\d+)\.txt$")
+_HOW_TO_GET = (
+    "Get the data with `medfuse_sk.datasets.fetch_physionet2012()` (downloads PhysioNet's "
+    "challenge-2012/1.0.0 release into the cache folder), or download set-a/b/c.tar.gz and "
+    f"Outcomes-a/b/c.txt from {BASE_URL} yourself and pass their folder as `data_dir` or in the "
+    f"environment variable {ENV_DATA_DIR}."
+)
+
+
+class ChecksumError(OSError):
+    """A downloaded or cached file does not have the expected content."""
+
+
+@dataclass(repr=False)
+class PhysioNet2012:
+    """ICU stays of PhysioNet 2012 as a long event table with labels.
+
+    Attributes
+    ----------
+    events : pandas.DataFrame
+        One row per observation, columns ``stay_id`` (int64), ``time`` (float64, hours since
+        ICU admission), ``feature`` (str) and ``value`` (float64). Rows are grouped by stay in
+        the order of ``stay_ids`` and sorted by time within a stay. Descriptors are the rows of
+        :data:`DESCRIPTORS` at time 0 (a later ``Weight`` is a measurement).
+    labels : pandas.Series
+        In-hospital death (int8, 0/1) indexed by ``stay_id``, named ``in_hospital_death``,
+        in split-listfile order.
+    stay_ids : numpy.ndarray
+        The stays, in the order of ``labels``; stays without any event are included.
+    missing : numpy.ndarray
+        Requested stays whose record file was not found.
+    report : dict
+        Counts of what loading and cleaning did (see the module docstring).
+    categorical : tuple of str
+        Features whose (numeric) values are category codes.
+    split : tuple of str
+        The split(s) loaded, or the sample subset.
+    """
+
+    events: pd.DataFrame
+    labels: pd.Series
+    stay_ids: np.ndarray
+    missing: np.ndarray
+    report: dict[str, Any]
+    categorical: tuple[str, ...] = CATEGORICAL
+    split: tuple[str, ...] = ()
+    descriptors: tuple[str, ...] = field(default=DESCRIPTORS)
+
+    def __len__(self) -> int:
+        return len(self.stay_ids)
+
+    def __repr__(self) -> str:
+        n_pos = int(self.labels.sum()) if len(self.labels) else 0
+        return (
+            f"PhysioNet2012(split={'+'.join(self.split) or '?'}, stays={len(self.stay_ids)}, "
+            f"positive={n_pos}, events={len(self.events)}, missing={len(self.missing)})"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# split listfiles and data folders
+# --------------------------------------------------------------------------------------------
+
+
+@cache
+def _listfile(split: str) -> pd.DataFrame:
+    table = pd.read_csv(_SPLIT_DIR / f"{split}_listfile.csv", usecols=["RecordID", _LABEL_COLUMN])
+    return table.astype({"RecordID": "int64", _LABEL_COLUMN: "int8"})
+
+
+def _resolve_splits(split: str | Sequence[str]) -> tuple[str, ...]:
+    names = [split] if isinstance(split, str) else list(split)
+    if not names:
+        raise ValueError("`split` is empty; use 'train', 'val', 'test', 'all' or a list of them")
+    out: list[str] = []
+    for name in names:
+        if name == "all":
+            out.extend(SPLITS)
+        elif name in SPLITS:
+            out.append(name)
+        else:
+            raise ValueError(f"unknown split {name!r}; use 'train', 'val', 'test' or 'all'")
+    return tuple(dict.fromkeys(out))
+
+
+def _requested(
+    splits: tuple[str, ...], stay_ids: Iterable[int] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Requested ids, their labels and the split index of each, in listfile order."""
+    tables = [_listfile(s) for s in splits]
+    ids = np.concatenate([t["RecordID"].to_numpy() for t in tables])
+    labels = np.concatenate([t[_LABEL_COLUMN].to_numpy() for t in tables])
+    which = np.repeat(np.arange(len(splits)), [len(t) for t in tables])
+    if stay_ids is not None:
+        wanted = np.unique(np.asarray(list(stay_ids), dtype=np.int64))
+        unknown = np.setdiff1d(wanted, ids)
+        if len(unknown):
+            raise ValueError(
+                f"{len(unknown)} of the requested `stay_ids` are not in split "
+                f"{'+'.join(splits)}: {unknown[:10].tolist()}"
+            )
+        keep = np.isin(ids, wanted)
+        ids, labels, which = ids[keep], labels[keep], which[keep]
+    return ids, labels, which
+
+
+def _default_cache_dir() -> Path:
+    root = os.environ.get(ENV_CACHE)
+    base = Path(root).expanduser() if root else Path.home() / ".cache" / "medfuse_sk"
+    return base / "physionet2012"
+
+
+def _set_source(root: Path, letter: str) -> Path | None:
+    folder = root / f"set-{letter}"
+    if folder.is_dir():
+        return folder
+    archive = root / f"set-{letter}.tar.gz"
+    return archive if archive.is_file() else None
+
+
+def _has_data(root: Path) -> bool:
+    return root.is_dir() and any(_set_source(root, s) is not None for s in SETS)
+
+
+def _resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
+    if data_dir is not None:
+        root = Path(data_dir).expanduser()
+        if not _has_data(root):
+            raise FileNotFoundError(
+                f"no PhysioNet 2012 data in {root}: expected set-a.tar.gz, set-b.tar.gz, "
+                f"set-c.tar.gz (or unpacked set-a/, set-b/, set-c/ folders). {_HOW_TO_GET}"
+            )
+        return root
+    env = os.environ.get(ENV_DATA_DIR)
+    if env:
+        root = Path(env).expanduser()
+        if not _has_data(root):
+            raise FileNotFoundError(
+                f"{ENV_DATA_DIR}={env} holds no PhysioNet 2012 data (set-X.tar.gz or set-X/). "
+                f"{_HOW_TO_GET}"
+            )
+        return root
+    candidates = [Path.cwd() / ".." / "shared" / "data" / "physionet2012", _default_cache_dir()]
+    for root in candidates:
+        if _has_data(root):
+            return root
+    raise FileNotFoundError(
+        "PhysioNet 2012 data not found (looked in "
+        + ", ".join(str(c) for c in candidates)
+        + f"; {ENV_DATA_DIR} is not set). {_HOW_TO_GET}"
+    )
+
+
+def _outcomes(root: Path, letter: str) -> pd.DataFrame | None:
+    path = root / f"Outcomes-{letter}.txt"
+    if not path.is_file():
+        return None
+    return pd.read_csv(path, usecols=["RecordID", _LABEL_COLUMN]).astype("int64")
+
+
+# --------------------------------------------------------------------------------------------
+# reading record files
+# --------------------------------------------------------------------------------------------
+
+
+def _record_id(name: str) -> int | None:
+    match = _RECORD_NAME.search(name)
+    return int(match.group(1)) if match else None
+
+
+def _iter_archive(path: Path) -> Iterator[tuple[int, tarfile.TarFile, tarfile.TarInfo]]:
+    with tarfile.open(path, "r:*") as archive:
+        for member in archive:
+            rid = _record_id(member.name) if member.isfile() else None
+            if rid is not None:
+                yield rid, archive, member
+
+
+def _read_source(source: Path, need: set[int], stop_when_done: bool) -> dict[int, bytes]:
+    """Record texts of the stays in ``need`` found in one set folder or archive."""
+    found: dict[int, bytes] = {}
+    if source.is_dir():
+        for entry in os.scandir(source):
+            rid = _record_id(entry.name)
+            if rid in need and entry.is_file():
+                found[rid] = Path(entry.path).read_bytes()
+        return found
+    for rid, archive, member in _iter_archive(source):
+        if rid in need and rid not in found:
+            handle = archive.extractfile(member)
+            found[rid] = handle.read() if handle is not None else b""
+            if stop_when_done and len(found) == len(need):
+                break
+    return found
+
+
+def _read_records(root: Path, ids: np.ndarray, progress: bool) -> dict[int, bytes]:
+    remaining = set(ids.tolist())
+    records: dict[int, bytes] = {}
+    for letter in SETS:
+        source = _set_source(root, letter)
+        if source is None or not remaining:
+            continue
+        outcomes = _outcomes(root, letter)
+        if outcomes is not None:  # the Outcomes file says which stays this set holds
+            need = remaining & set(outcomes["RecordID"].tolist())
+            if not need:
+                continue
+        else:
+            need = set(remaining)
+        start = time.perf_counter()
+        found = _read_source(source, need, stop_when_done=outcomes is not None)
+        records.update(found)
+        remaining -= found.keys()
+        if progress:
+            print(
+                f"medfuse_sk: read {len(found):,} records from {source.name} "
+                f"({time.perf_counter() - start:.1f} s)",
+                file=sys.stderr,
+            )
+    return records
+
+
+def _strip_header(text: bytes) -> bytes:
+    if text.startswith(b"\xef\xbb\xbf"):
+        text = text[3:]
+    if text.startswith(b"Time"):
+        cut = text.find(b"\n")
+        text = b"" if cut < 0 else text[cut + 1 :]
+    if text and not text.endswith(b"\n"):
+        text += b"\n"
+    return text
+
+
+def _parse(ids: np.ndarray, texts: list[bytes]) -> pd.DataFrame:
+    """One table of raw lines ``stay_id, time, feature, value`` from record texts.
+
+    All files are joined and parsed by one ``pd.read_csv`` call; ``HH:MM`` is split into two
+    numeric columns by turning ``:`` into ``,``.
+    """
+    bodies = [_strip_header(t) for t in texts]
+    counts = np.fromiter((b.count(b"\n") for b in bodies), dtype=np.int64, count=len(bodies))
+    blob = b"".join(bodies).replace(b":", b",")
+    if not blob:
+        table = pd.DataFrame({"hh": [], "mm": [], "feature": [], "value": []})
+    else:
+        try:
+            table = pd.read_csv(
+                io.BytesIO(blob),
+                header=None,
+                names=["hh", "mm", "feature", "value"],
+                dtype={"hh": "float64", "mm": "float64", "feature": "str", "value": "float64"},
+                skip_blank_lines=False,
+                engine="c",
+            )
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise ValueError(
+                f"could not parse PhysioNet 2012 record files ({exc}); every line must read "
+                "'HH:MM,Parameter,Value'"
+            ) from exc
+    if len(table) != counts.sum():
+        raise ValueError("record files could not be split into lines consistently")
+    return pd.DataFrame(
+        {
+            "stay_id": np.repeat(ids, counts),
+            "time": (table["hh"].to_numpy() * 60.0 + table["mm"].to_numpy()) / 60.0,
+            "feature": table["feature"],
+            "value": table["value"].to_numpy(),
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# quirks and cleaning
+# --------------------------------------------------------------------------------------------
+
+
+def _implausible(feature: pd.Series, value: np.ndarray) -> np.ndarray:
+    """Boolean mask of physiologically impossible values (the rule of the module docstring)."""
+    bad = value < 0
+    bad |= (feature == "Temp").to_numpy() & (value < 15)
+    bad |= (feature == "Weight").to_numpy() & (value <= 0)
+    bad |= (feature == "Height").to_numpy() & ((value < 100) | (value > 250))
+    bad |= (feature == "pH").to_numpy() & ((value < 6) | (value > 8))
+    return bad
+
+
+def _per_feature(feature: pd.Series, mask: np.ndarray) -> dict[str, int]:
+    counts = feature[mask].value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items())}
+
+
+def _apply_quirks(
+    raw: pd.DataFrame, clean: bool, report: dict[str, Any]
+) -> tuple[pd.DataFrame, int]:
+    """Drop non-feature lines, missing descriptors and (with ``clean``) impossible values."""
+    feature, value = raw["feature"], raw["value"].to_numpy()
+    blank = np.isnan(raw["time"].to_numpy()) & feature.isna().to_numpy()  # empty lines
+    is_id = (feature == "RecordID").to_numpy()
+    id_mismatch = int((value[is_id] != raw["stay_id"].to_numpy()[is_id]).sum())
+    empty = feature.isna().to_numpy() & ~blank
+    no_value = np.isnan(value) & ~empty & ~is_id & ~blank
+    descriptor = feature.isin(DESCRIPTORS).to_numpy() & (raw["time"].to_numpy() == 0)
+    missing_descriptor = descriptor & (value == -1)
+    drop = blank | is_id | empty | no_value | missing_descriptor
+    report.update(
+        n_lines=int(len(raw) - blank.sum()),
+        n_record_id_lines=int(is_id.sum()),
+        n_empty_parameter=int(empty.sum()),
+        n_missing_value=int(no_value.sum()),
+        n_missing_descriptor=int(missing_descriptor.sum()),
+        missing_descriptor=_per_feature(feature, missing_descriptor),
+    )
+    implausible = np.zeros(len(raw), dtype=bool)
+    if clean:
+        implausible = _implausible(feature, value) & ~drop
+        drop |= implausible
+    report.update(n_implausible=int(implausible.sum()), implausible=_per_feature(feature, implausible))
+    return raw[~drop], id_mismatch
+
+
+def _n_without_series(events: pd.DataFrame, stay_ids: np.ndarray) -> int:
+    descriptor = events["feature"].isin(DESCRIPTORS).to_numpy() & (events["time"].to_numpy() == 0)
+    with_series = np.unique(events["stay_id"].to_numpy()[~descriptor])
+    return int(len(stay_ids) - np.isin(stay_ids, with_series).sum())
+
+
+def _check_outcome_labels(root: Path, labels: pd.Series) -> None:
+    tables = [t for t in (_outcomes(root, s) for s in SETS) if t is not None]
+    if not tables:
+        return
+    outcome = pd.concat(tables).drop_duplicates("RecordID").set_index("RecordID")[_LABEL_COLUMN]
+    common = labels.index.intersection(outcome.index)
+    differ = common[labels[common].to_numpy() != outcome[common].to_numpy()]
+    if len(differ):
+        warnings.warn(
+            f"{len(differ)} labels in the Outcomes files of {root} differ from the split listfiles "
+            f"shipped with medfuse_sk (the listfile labels are used): {differ[:10].tolist()}",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _missing_message(
+    missing: np.ndarray, ids: np.ndarray, which: np.ndarray, splits: tuple[str, ...], root: Path
+) -> str:
+    is_missing = np.isin(ids, missing)
+    per_split = ", ".join(
+        f"{int(is_missing[which == k].sum()):,} of {int((which == k).sum()):,} in split '{name}'"
+        for k, name in enumerate(splits)
+        if is_missing[which == k].any()
+    )
+    first = ids[is_missing][:10].tolist()
+    return (
+        f"{len(missing):,} requested PhysioNet 2012 record files are missing in {root} "
+        f"({per_split}); first missing stay ids: {first}. The complete release holds all 12,000 "
+        "records; use on_missing='warn' to load the records that exist."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------
+
+
+def load_physionet2012(
+    data_dir: str | os.PathLike | None = None,
+    split: str | Sequence[str] = "train",
+    *,
+    stay_ids: Iterable[int] | None = None,
+    on_missing: str = "raise",
+    clean: bool = True,
+    progress: bool = True,
+) -> PhysioNet2012:
+    """Load PhysioNet 2012 ICU stays of a standard split as a long event table.
+
+    Parameters
+    ----------
+    data_dir : str or path-like, optional
+        Folder of the PhysioNet release (``set-X.tar.gz`` archives or unpacked ``set-X/``
+        folders, optionally ``Outcomes-X.txt``). If None: the environment variable
+        ``MEDFUSE_P12_DIR``, else ``../shared/data/physionet2012`` relative to the current
+        directory if it holds data, else the download cache of :func:`fetch_physionet2012`.
+    split : {"train", "val", "test", "all"} or list of them, default "train"
+        Standard fixed split (listfiles shipped with the package); "all" is all three.
+    stay_ids : iterable of int, optional
+        Load only these stays (all must belong to ``split``); the listfile order is kept.
+    on_missing : {"raise", "warn", "ignore"}, default "raise"
+        What to do when record files of requested stays are absent: raise a
+        ``FileNotFoundError`` naming them, warn and load the others, or load the others silently.
+        Missing stays get no label and are listed in ``missing``.
+    clean : bool, default True
+        Drop physiologically impossible values (rule in the module docstring).
+    progress : bool, default True
+        Print one line per archive or folder read to stderr.
+
+    Returns
+    -------
+    PhysioNet2012
+        ``events``, ``labels``, ``stay_ids``, ``missing``, ``report``, ``categorical``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No data found, or records missing with ``on_missing="raise"``.
+    ValueError
+        Unknown split, unknown ``stay_ids`` or malformed record files.
+    """
+    if on_missing not in ("raise", "warn", "ignore"):
+        raise ValueError(f"on_missing must be 'raise', 'warn' or 'ignore', got {on_missing!r}")
+    splits = _resolve_splits(split)
+    ids, labels, which = _requested(splits, stay_ids)
+    root = _resolve_data_dir(data_dir)
+    records = _read_records(root, ids, progress)
+
+    found = np.fromiter((i in records for i in ids.tolist()), dtype=bool, count=len(ids))
+    missing = ids[~found]
+    if len(missing) and on_missing != "ignore":
+        message = _missing_message(missing, ids, which, splits, root)
+        if on_missing == "raise":
+            raise FileNotFoundError(message)
+        warnings.warn(message, UserWarning, stacklevel=2)
+    ids, labels = ids[found], labels[found]
+
+    report: dict[str, Any] = {"data_dir": str(root), "clean": bool(clean)}
+    raw = _parse(ids, [records[i] for i in ids.tolist()])
+    events, id_mismatch = _apply_quirks(raw, clean, report)
+    if id_mismatch:
+        warnings.warn(
+            f"{id_mismatch} record files hold a RecordID line different from their file name; "
+            "the file name is used",
+            UserWarning,
+            stacklevel=2,
+        )
+    events = _sorted(events, ids)
+    label_series = pd.Series(
+        labels.astype(np.int8), index=pd.Index(ids, name="stay_id"), name="in_hospital_death"
+    )
+    _check_outcome_labels(root, label_series)
+    report.update(
+        n_stays=int(len(ids)),
+        n_missing_records=int(len(missing)),
+        n_events=int(len(events)),
+        n_stays_without_time_series=_n_without_series(events, ids),
+    )
+    return PhysioNet2012(
+        events=events,
+        labels=label_series,
+        stay_ids=ids.copy(),
+        missing=missing,
+        report=report,
+        split=splits,
+    )
+
+
+def _sorted(events: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
+    """Stays in ``ids`` order (already so), time-sorted within a stay; fresh index and dtypes."""
+    stay = events["stay_id"].to_numpy()
+    t = events["time"].to_numpy()
+    ordered = np.all((np.diff(t) >= 0) | (stay[1:] != stay[:-1])) if len(t) > 1 else True
+    if not ordered:
+        position = pd.Index(ids).get_indexer(stay)
+        events = events.iloc[np.lexsort((t, position))]
+    events = events.reset_index(drop=True)
+    if not isinstance(events["feature"].dtype, pd.StringDtype):
+        events["feature"] = events["feature"].astype("str")
+    return events.astype({"stay_id": "int64", "time": "float64", "value": "float64"})
+
+
+def load_sample(subset: str = "train") -> PhysioNet2012:
+    """A small real sample of PhysioNet 2012 shipped with the package (no download needed).
+
+    1,000 stays of the standard train split and 500 stays of the standard validation split,
+    each drawn stratified at random (seed 0), cleaned as by ``load_physionet2012(clean=True)``.
+    Built by ``benchmarks/make_sample.py``. Data under ODC-By 1.0; see the module docstring for
+    the citation.
+
+    Parameters
+    ----------
+    subset : {"train", "test", "all"}, default "train"
+        "train": the 1,000 train stays; "test": the 500 held-out (validation-split) stays for
+        demonstrations; "all": both, train first.
+
+    Returns
+    -------
+    PhysioNet2012
+    """
+    if subset not in ("train", "test", "all"):
+        raise ValueError(f"subset must be 'train', 'test' or 'all', got {subset!r}")
+    events, labels = _sample_tables()
+    if subset != "all":
+        labels = labels[labels["subset"] == subset]
+    ids = labels["stay_id"].to_numpy(dtype=np.int64)
+    events = events[events["stay_id"].isin(ids)].reset_index(drop=True)
+    label_series = pd.Series(
+        labels["in_hospital_death"].to_numpy(dtype=np.int8),
+        index=pd.Index(ids, name="stay_id"),
+        name="in_hospital_death",
+    )
+    report = {
+        "source": "medfuse_sk packaged sample",
+        "clean": True,
+        "n_stays": int(len(ids)),
+        "n_missing_records": 0,
+        "n_events": int(len(events)),
+        "n_stays_without_time_series": _n_without_series(events, ids),
+    }
+    return PhysioNet2012(
+        events=events,
+        labels=label_series,
+        stay_ids=ids,
+        missing=np.array([], dtype=np.int64),
+        report=report,
+        split=(f"sample-{subset}",),
+    )
+
+
+def _sample_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    labels = pd.read_csv(_SAMPLE_DIR / _SAMPLE_LABELS, dtype={"subset": "str"})
+    raw = pd.read_csv(
+        _SAMPLE_DIR / _SAMPLE_EVENTS,
+        dtype={"stay_id": "int64", "minute": "int64", "feature": "str", "value": "float64"},
+    )
+    events = pd.DataFrame(
+        {
+            "stay_id": raw["stay_id"].to_numpy(),
+            "time": raw["minute"].to_numpy() / 60.0,
+            "feature": raw["feature"],
+            "value": raw["value"].to_numpy(),
+        }
+    )
+    order = pd.Index(labels["stay_id"]).get_indexer(events["stay_id"])
+    if (order < 0).any():
+        raise ValueError("packaged sample is inconsistent: events of unlabelled stays")
+    events = events.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
+    return events, labels
+
+
+# --------------------------------------------------------------------------------------------
+# download
+# --------------------------------------------------------------------------------------------
+
+
+def _download(url: str, dest: Path) -> None:
+    """Download ``url`` to ``dest`` (replaced in tests to stay offline)."""
+    request = urllib.request.Request(url, headers={"User-Agent": "medfuse-sk"})
+    with urllib.request.urlopen(request, timeout=60) as response, open(dest, "wb") as out:
+        shutil.copyfileobj(response, out, length=1 << 20)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def content_digest(archive: str | os.PathLike) -> tuple[str, int]:
+    """Digest of the train/val record files in a ``set-X.tar.gz``, and its record count.
+
+    The digest is the SHA-256 of the lines ``<RecordID>:<sha256 of the record file>\\n`` over the
+    records of train and validation stays, in increasing RecordID order. It does not depend on
+    how the archive was packed (order, timestamps, compression), only on the record files.
+
+    Parameters
+    ----------
+    archive : str or path-like
+        A ``set-X.tar.gz`` of the PhysioNet 2012 release.
+
+    Returns
+    -------
+    digest : str
+        Hex SHA-256 as described above.
+    n_records : int
+        Number of record files in the archive (all splits).
+    """
+    known = set(_listfile("train")["RecordID"].tolist()) | set(
+        _listfile("val")["RecordID"].tolist()
+    )
+    hashes: dict[int, str] = {}
+    n_records = 0
+    for rid, tar, member in _iter_archive(Path(archive)):
+        n_records += 1
+        if rid in known:
+            handle = tar.extractfile(member)
+            hashes[rid] = hashlib.sha256(handle.read() if handle else b"").hexdigest()
+    lines = "".join(f"{rid}:{hashes[rid]}\n" for rid in sorted(hashes))
+    return hashlib.sha256(lines.encode()).hexdigest(), n_records
+
+
+def _verify(path: Path, name: str) -> None:
+    """Raise :class:`ChecksumError` (after deleting ``path``) if its content is not expected."""
+    expected = SHA256.get(name)
+    if expected is not None:
+        actual = _sha256(path)
+    else:
+        actual, n_records = content_digest(path)
+        expected = CONTENT_SHA256[name]
+        if n_records != RECORDS_PER_SET and actual == expected:
+            actual = f"{actual} but {n_records} records instead of {RECORDS_PER_SET}"
+    if actual != expected:
+        path.unlink(missing_ok=True)
+        kind = "SHA-256" if SHA256.get(name) else "content digest (see content_digest)"
+        raise ChecksumError(
+            f"checksum mismatch for {name}: expected {kind} {expected}, got {actual}; "
+            f"the file was deleted. Retry the download, or check {BASE_URL}{name}."
+        )
+
+
+def _fetch_one(name: str, dest: Path) -> None:
+    url = BASE_URL + name
+    partial = dest.with_name(dest.name + ".part")
+    try:
+        _download(url, partial)
+    except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as exc:
+        partial.unlink(missing_ok=True)
+        reason = getattr(exc, "reason", exc)
+        raise ConnectionError(
+            f"could not download {url} ({reason}). Check the network connection, or download "
+            f"{', '.join(FILES)} from {BASE_URL} by hand into {dest.parent} (or any folder "
+            "passed as `data_dir`)."
+        ) from exc
+    _verify(partial, name)
+    partial.replace(dest)
+
+
+def fetch_physionet2012(
+    cache_dir: str | os.PathLike | None = None, *, force: bool = False
+) -> Path:
+    """Download PhysioNet's ``challenge-2012/1.0.0`` release into a cache folder and check it.
+
+    Fetches ``set-a.tar.gz``, ``set-b.tar.gz``, ``set-c.tar.gz`` and ``Outcomes-{a,b,c}.txt``
+    from ``https://physionet.org/files/challenge-2012/1.0.0/``. Files already in the cache are
+    checked and kept unless ``force``; a cached file that fails the check is downloaded again.
+    How files are checked is described in the module docstring (whole-file SHA-256 for the
+    Outcomes files, per-record content digests for the archives).
+
+    Parameters
+    ----------
+    cache_dir : str or path-like, optional
+        Target folder. Default ``$MEDFUSE_CACHE/physionet2012`` if ``MEDFUSE_CACHE`` is set,
+        else ``~/.cache/medfuse_sk/physionet2012``.
+    force : bool, default False
+        Download again even if the files are cached and valid.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder, usable as ``data_dir`` of :func:`load_physionet2012`.
+
+    Raises
+    ------
+    ConnectionError
+        The network or PhysioNet cannot be reached.
+    ChecksumError
+        A downloaded file has unexpected content; it is deleted and the error names the file,
+        the expected and the actual hash.
+    """
+    root = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        dest = root / name
+        if dest.is_file() and not force:
+            try:
+                _verify(dest, name)
+                continue
+            except ChecksumError as exc:
+                warnings.warn(f"{exc} Downloading it again.", UserWarning, stacklevel=2)
+        _fetch_one(name, dest)
+    return root
