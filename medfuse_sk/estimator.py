@@ -30,6 +30,7 @@ from .batching import LengthBucketSampler, TokenDataset, base_dataset_and_indice
 from .events import EventSet, _examples
 from .losses import BinaryLoss
 from .model import MedFuseModule
+from .schedule import WarmupCosine
 from .tokenize import EventTokenizer, TokenSet
 
 __all__ = ["MedFuseClassifier"]
@@ -72,7 +73,11 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         Weight of positive stays: "balanced" uses ``n_negative / n_positive`` of the
         training stays; a float is used as is.
     lr : float, default 1e-3
-        AdamW learning rate.
+        AdamW learning rate (the peak, when a schedule is used).
+    lr_schedule : {"constant", "cosine"}, default "constant"
+        ``"cosine"`` decays the learning rate per batch to 0 at ``max_epochs``.
+    warmup_epochs : float, default 0.0
+        Linear warm-up of the learning rate over this many epochs.
     weight_decay : float, default 1e-2
     max_epochs : int, default 20
     batch_size : int, default 64
@@ -129,6 +134,8 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         loss: str = "bce",
         class_weight: str | float | None = None,
         lr: float = 1e-3,
+        lr_schedule: str = "constant",
+        warmup_epochs: float = 0.0,
         weight_decay: float = 1e-2,
         max_epochs: int = 20,
         batch_size: int = 64,
@@ -168,6 +175,8 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         self.pooling = pooling
         self.loss = loss
         self.class_weight = class_weight
+        self.lr_schedule = lr_schedule
+        self.warmup_epochs = warmup_epochs
         self.weight_decay = weight_decay
         self.patience = patience
         self.valid_size = valid_size
@@ -186,6 +195,7 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         callbacks = [
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("lr_schedule", WarmupCosine(self.lr_schedule, self.warmup_epochs)),
         ]
         if self._has_validation():
             callbacks += [

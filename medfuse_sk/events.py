@@ -8,7 +8,8 @@ Documented input behaviour
 --------------------------
 - A missing value (NaN/None) is an absent observation: the row produces no event and is
   counted in ``EventSet.info["n_missing_values"]``.
-- Events are sorted by time within each stay (stable); the input order does not matter.
+- Events are sorted by time within each stay; events at the same time by feature (order of
+  first appearance) and value, so the input order of the rows does not matter.
 - Stays keep the order in which they first appear in the table, unless ``stays`` is given.
 - Exact duplicate rows (same stay, time, feature and value) are dropped with a warning by
   default (``duplicates="drop"``); ``"keep"`` keeps them, ``"raise"`` refuses them.
@@ -206,11 +207,12 @@ class EventSet(RaggedStays):
         # a missing value is an absent observation; its stay is kept (collected above)
         missing_value = df[value].isna().to_numpy()
         n_missing = int(missing_value.sum())
-        if n_missing:
-            df, stay_codes = df.loc[~missing_value], stay_codes[~missing_value]
-        values = df[value]
+        observed = ~missing_value if n_missing else slice(None)
+        stay_codes = stay_codes[observed]
+        values = df[value][observed] if n_missing else df[value]
 
-        hours = _hours_since_start(df[time], stay_codes, stay_ids, start)
+        hours = _hours_since_start(df[time][observed] if n_missing else df[time], stay_codes,
+                                   stay_ids, start)
         if (hours < 0).any():
             bad = pd.unique(stay_ids[stay_codes[hours < 0]])
             raise ValueError(
@@ -219,10 +221,12 @@ class EventSet(RaggedStays):
             )
 
         feature_codes, feature_names = pd.factorize(df[feature], sort=False)
+        feature_codes = feature_codes[observed]
         feature_names = np.asarray(feature_names, dtype=object)
         numbers, category_codes, categories, cat_names = _split_values(
             values, feature_codes, feature_names, categorical
         )
+        del values
         finite = np.isfinite(numbers) | (category_codes >= 0)
         if not finite.all():
             bad = np.flatnonzero(~finite)
@@ -231,11 +235,19 @@ class EventSet(RaggedStays):
                 f"{_py(feature_names[feature_codes[bad[0]]])!r} in stay {_py(stay_ids[stay_codes[bad[0]]])!r}"
             )
 
+        # one sort by (stay, time, feature, value): events in time order within a stay, ties
+        # in a fixed order, and exact duplicates side by side
+        value_key = np.where(category_codes >= 0, category_codes, numbers)
+        order = np.lexsort((value_key, feature_codes, hours, stay_codes))
+        stay_codes, hours = stay_codes[order], hours[order]
+        feature_codes, category_codes = feature_codes[order], category_codes[order]
+        numbers, value_key = numbers[order], value_key[order]
         n_duplicates = 0
-        if duplicates != "keep":
-            key = pd.DataFrame({"s": stay_codes, "t": hours, "f": feature_codes,
-                                "v": np.where(category_codes >= 0, category_codes, numbers)})
-            dup = key.duplicated().to_numpy()
+        if duplicates != "keep" and len(order) > 1:
+            dup = np.zeros(len(order), dtype=bool)
+            dup[1:] = ((stay_codes[1:] == stay_codes[:-1]) & (hours[1:] == hours[:-1])
+                       & (feature_codes[1:] == feature_codes[:-1])
+                       & (value_key[1:] == value_key[:-1]))
             n_duplicates = int(dup.sum())
             if n_duplicates and duplicates == "raise":
                 first = np.flatnonzero(dup)[0]
@@ -249,16 +261,16 @@ class EventSet(RaggedStays):
                 keep = ~dup
                 stay_codes, hours, feature_codes = stay_codes[keep], hours[keep], feature_codes[keep]
                 numbers, category_codes = numbers[keep], category_codes[keep]
+        del value_key, order
 
-        order = np.lexsort((hours, stay_codes))
         counts = np.bincount(stay_codes, minlength=len(stay_ids))
         offsets = np.zeros(len(stay_ids) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         columns = {
-            "time": hours[order].astype(np.float64),
-            "feature": feature_codes[order].astype(np.int32),
-            "value": numbers[order],
-            "category": category_codes[order].astype(np.int32),
+            "time": hours.astype(np.float64, copy=False),
+            "feature": feature_codes.astype(np.int32),
+            "value": numbers,
+            "category": category_codes.astype(np.int32),
         }
         return cls(stay_ids, offsets, columns, feature_names, categories, cat_names,
                    column_names=names,

@@ -154,18 +154,23 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         scale = np.ones(n_features)
         if self.scaling == "none" or len(values) == 0:
             return center, scale
-        grouped = pd.Series(values).groupby(feature_ids)
-        std = grouped.std(ddof=0)
+        order = np.lexsort((values, feature_ids))
+        feature_ids, values = feature_ids[order], values[order]
+        starts = _group_starts(feature_ids)
+        present = feature_ids[starts]
+        counts = np.diff(np.append(starts, len(values)))
+        mean = np.bincount(feature_ids, values, n_features)[present] / counts
+        std = np.sqrt(np.maximum(
+            np.bincount(feature_ids, values * values, n_features)[present] / counts - mean**2, 0))
         if self.scaling == "robust":
-            mid = grouped.median()
-            spread = (grouped.quantile(0.75) - grouped.quantile(0.25)) / _IQR_TO_SD
-            spread = spread.where(spread > 0, std)
+            mid = _sorted_quantile(values, starts, counts, 0.5)
+            spread = (_sorted_quantile(values, starts, counts, 0.75)
+                      - _sorted_quantile(values, starts, counts, 0.25)) / _IQR_TO_SD
+            spread = np.where(spread > 0, spread, std)
         else:
-            mid = grouped.mean()
-            spread = std
-        spread = spread.where(spread > 0, 1.0).fillna(1.0)
-        center[mid.index.to_numpy()] = mid.to_numpy()
-        scale[spread.index.to_numpy()] = spread.to_numpy()
+            mid, spread = mean, std
+        center[present] = mid
+        scale[present] = np.where(spread > 0, spread, 1.0)
         return center, scale
 
     def _feature_ids(self, events: EventSet) -> np.ndarray:
@@ -178,30 +183,29 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "feature_names_")
         events = as_event_set(X)
         c = events.columns
-        ids_of_event_features = self._feature_ids(events)
-        feature = ids_of_event_features[c["feature"]]
-        stay = events.row_stay_index()
+        feature = self._feature_ids(events)[c["feature"]]
         keep = feature > 0
         if not keep.all():
             unknown = np.unique(events.feature_names[np.unique(c["feature"][~keep])].astype(str))
             warnings.warn(
                 f"ignored {int((~keep).sum())} events of {len(unknown)} feature(s) not seen in "
                 f"fit: {_examples(unknown, 10)}", stacklevel=2)
-        category = self._category_ids(events, feature)
-        table = pd.DataFrame({"stay": stay, "feature": feature, "time": c["time"],
-                              "value": c["value"], "category": category})[keep]
-
+        rows = {"stay": events.row_stay_index(), "feature": feature, "time": c["time"],
+                "value": c["value"], "category": self._category_ids(events, feature)}
+        if not keep.all():
+            rows = {name: column[keep] for name, column in rows.items()}
         if self.window is not None:
-            table = self._summarise(table)
-        numeric = table["category"].to_numpy() < 0
-        value = table["value"].to_numpy(dtype=np.float64)
-        f = table["feature"].to_numpy()
-        scaled = np.where(numeric, (value - self.center_[f]) / self.scale_[f], 0.0)
+            rows = self._summarise(rows)
+
+        numeric = rows["category"] < 0
+        f = rows["feature"]
+        scaled = np.where(numeric, (rows["value"] - self.center_[f]) / self.scale_[f], 0.0)
         if self.clip is not None:
-            scaled = np.clip(scaled, -self.clip, self.clip)
-        table = table.assign(value=scaled)
-        table = table.sort_values(["stay", "time", "feature"], kind="stable")
-        return self._to_token_set(events.stay_ids, table)
+            np.clip(scaled, -self.clip, self.clip, out=scaled)
+        rows["value"] = scaled
+        order = np.lexsort((rows["feature"], rows["time"], rows["stay"]))
+        rows = {name: column[order] for name, column in rows.items()}
+        return self._to_token_set(events.stay_ids, rows)
 
     def _category_ids(self, events: EventSet, feature: np.ndarray) -> np.ndarray:
         c = events.columns
@@ -215,43 +219,44 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         category[is_cat] = self.category_pairs_.get_indexer(pairs) + 1  # unknown → 0
         return category
 
-    def _summarise(self, table: pd.DataFrame) -> pd.DataFrame:
-        """Median per (stay, feature, window) of numbers; most frequent class of classes."""
+    def _summarise(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Median per (stay, feature, window) of numbers; most frequent class of classes.
+
+        Vectorised: one sort puts each group's values side by side, so medians and modes
+        are read off by position.
+        """
         w = float(self.window)
-        t = table["time"].to_numpy()
+        t = rows["time"]
         if self.horizon is not None:
             late = t > self.horizon
             if late.any():
                 warnings.warn(f"dropped {int(late.sum())} events after the horizon of "
                               f"{self.horizon} h", stacklevel=3)
-                table, t = table[~late], t[~late]
+                rows = {name: column[~late] for name, column in rows.items()}
+                t = rows["time"]
             last = int(np.ceil(self.horizon / w)) - 1
-            index = np.minimum(np.floor(t / w), last)
+            window = np.minimum(np.floor(t / w), last).astype(np.int64)
         else:
-            index = np.floor(t / w)
-        table = table.assign(window=index.astype(np.int64))
-        keys = ["stay", "feature", "window"]
-        numeric = table[table["category"] < 0]
-        medians = numeric.groupby(keys, sort=False)["value"].median().reset_index()
-        medians["category"] = -1
-        classes = table[table["category"] >= 0]
-        counts = classes.groupby(keys + ["category"], sort=False).size().rename("n").reset_index()
-        counts = counts.sort_values(["n", "category"], ascending=[False, True], kind="stable")
-        modes = counts.drop_duplicates(keys)[keys + ["category"]].assign(value=0.0)
-        out = pd.concat([medians, modes], ignore_index=True)
-        out["time"] = (out["window"].to_numpy() + 0.5) * w
-        return out.drop(columns="window")
+            window = np.floor(t / w).astype(np.int64)
+        numeric = rows["category"] < 0
+        medians = _group_medians(rows["stay"][numeric], rows["feature"][numeric],
+                                 window[numeric], rows["value"][numeric])
+        modes = _group_modes(rows["stay"][~numeric], rows["feature"][~numeric],
+                             window[~numeric], rows["category"][~numeric])
+        out = {name: np.concatenate([medians[name], modes[name]])
+               for name in ("stay", "feature", "window", "value", "category")}
+        out["time"] = (out.pop("window") + 0.5) * w
+        return out
 
-    def _to_token_set(self, stay_ids: np.ndarray, table: pd.DataFrame) -> TokenSet:
-        stay = table["stay"].to_numpy()
-        counts = np.bincount(stay, minlength=len(stay_ids))
+    def _to_token_set(self, stay_ids: np.ndarray, rows: dict[str, np.ndarray]) -> TokenSet:
+        counts = np.bincount(rows["stay"], minlength=len(stay_ids))
         offsets = np.zeros(len(stay_ids) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         columns = {
-            "feature": table["feature"].to_numpy(dtype=np.int32),
-            "value": table["value"].to_numpy(dtype=np.float32),
-            "category": table["category"].to_numpy(dtype=np.int32),
-            "time": table["time"].to_numpy(dtype=np.float32),
+            "feature": rows["feature"].astype(np.int32),
+            "value": rows["value"].astype(np.float32),
+            "category": rows["category"].astype(np.int32),
+            "time": rows["time"].astype(np.float32),
         }
         tokens = TokenSet(stay_ids, offsets, columns, self.feature_names_, self.n_categories_)
         return self._cap(tokens)
@@ -279,3 +284,49 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         columns = {k: v[keep] for k, v in tokens.columns.items()}
         return TokenSet(tokens.stay_ids, offsets, columns, tokens.feature_names,
                         tokens.n_categories)
+
+
+def _group_starts(*keys: np.ndarray) -> np.ndarray:
+    """Positions where a run of equal key tuples starts, in arrays sorted by those keys."""
+    n = len(keys[0])
+    change = np.zeros(n, dtype=bool)
+    change[:1] = True
+    for key in keys:
+        change[1:] |= key[1:] != key[:-1]
+    return np.flatnonzero(change)
+
+
+def _group_medians(stay, feature, window, value) -> dict[str, np.ndarray]:
+    """Median ``value`` per (stay, feature, window): the mean of the two middle values."""
+    order = np.lexsort((value, window, feature, stay))
+    stay, feature, window, value = stay[order], feature[order], window[order], value[order]
+    starts = _group_starts(stay, feature, window)
+    counts = np.diff(np.append(starts, len(value)))
+    median = 0.5 * (value[starts + (counts - 1) // 2] + value[starts + counts // 2])
+    return {"stay": stay[starts], "feature": feature[starts], "window": window[starts],
+            "value": median, "category": np.full(len(starts), -1, dtype=np.int64)}
+
+
+def _group_modes(stay, feature, window, category) -> dict[str, np.ndarray]:
+    """Most frequent ``category`` per (stay, feature, window); ties go to the lowest class id."""
+    order = np.lexsort((category, window, feature, stay))
+    stay, feature, window, category = stay[order], feature[order], window[order], category[order]
+    runs = _group_starts(stay, feature, window, category)
+    n = np.diff(np.append(runs, len(category)))
+    stay, feature, window, category = stay[runs], feature[runs], window[runs], category[runs]
+    best = np.lexsort((category, -n, window, feature, stay))
+    stay, feature, window, category = stay[best], feature[best], window[best], category[best]
+    first = _group_starts(stay, feature, window)
+    return {"stay": stay[first], "feature": feature[first], "window": window[first],
+            "value": np.zeros(len(first)), "category": category[first]}
+
+
+def _sorted_quantile(values: np.ndarray, starts: np.ndarray, counts: np.ndarray,
+                     q: float) -> np.ndarray:
+    """Quantile ``q`` of each sorted run ``values[start:start + count]`` (linear interpolation,
+    as ``numpy.quantile`` and pandas)."""
+    position = q * (counts - 1)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, counts - 1)
+    frac = position - low
+    return values[starts + low] * (1 - frac) + values[starts + high] * frac

@@ -163,7 +163,7 @@ class PhysioNet2012:
     ----------
     events : pandas.DataFrame
         One row per observation, columns ``stay_id`` (int64), ``time`` (float64, hours since
-        ICU admission), ``feature`` (str) and ``value`` (float64). Rows are grouped by stay in
+        ICU admission), ``feature`` (categorical of str) and ``value`` (float64). Rows are grouped by stay in
         the order of ``stay_ids`` and sorted by time within a stay. Descriptors are the rows of
         :data:`DESCRIPTORS` at time 0 (a later ``Weight`` is a measurement).
     labels : pandas.Series
@@ -393,7 +393,7 @@ def _parse(ids: np.ndarray, texts: list[bytes]) -> pd.DataFrame:
                 io.BytesIO(blob),
                 header=None,
                 names=["hh", "mm", "feature", "value"],
-                dtype={"hh": "float64", "mm": "float64", "feature": "str", "value": "float64"},
+                dtype={"hh": "float64", "mm": "float64", "feature": "category", "value": "float64"},
                 skip_blank_lines=False,
                 engine="c",
             )
@@ -431,7 +431,7 @@ def _implausible(feature: pd.Series, value: np.ndarray) -> np.ndarray:
 
 def _per_feature(feature: pd.Series, mask: np.ndarray) -> dict[str, int]:
     counts = feature[mask].value_counts()
-    return {str(k): int(v) for k, v in sorted(counts.items())}
+    return {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: str(kv[0])) if v}
 
 
 def _apply_quirks(
@@ -606,9 +606,20 @@ def _sorted(events: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
         position = pd.Index(ids).get_indexer(stay)
         events = events.iloc[np.lexsort((t, position))]
     events = events.reset_index(drop=True)
-    if not isinstance(events["feature"].dtype, pd.StringDtype):
-        events["feature"] = events["feature"].astype("str")
+    events["feature"] = _as_category(events["feature"])
     return events.astype({"stay_id": "int64", "time": "float64", "value": "float64"})
+
+
+def _as_category(feature: pd.Series) -> pd.Series:
+    """Feature names as a categorical of strings holding only the names that occur.
+
+    3.4 million names of the train split take about 6 MB this way instead of about 200 MB
+    as Python strings.
+    """
+    if not isinstance(feature.dtype, pd.CategoricalDtype):
+        feature = feature.astype("category")
+    feature = feature.cat.remove_unused_categories()
+    return feature.cat.rename_categories([str(c) for c in feature.cat.categories])
 
 
 def load_sample(subset: str = "train") -> PhysioNet2012:
@@ -636,6 +647,7 @@ def load_sample(subset: str = "train") -> PhysioNet2012:
         labels = labels[labels["subset"] == subset]
     ids = labels["stay_id"].to_numpy(dtype=np.int64)
     events = events[events["stay_id"].isin(ids)].reset_index(drop=True)
+    events["feature"] = _as_category(events["feature"])
     label_series = pd.Series(
         labels["in_hospital_death"].to_numpy(dtype=np.int8),
         index=pd.Index(ids, name="stay_id"),
@@ -663,7 +675,7 @@ def _sample_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     labels = pd.read_csv(_SAMPLE_DIR / _SAMPLE_LABELS, dtype={"subset": "str"})
     raw = pd.read_csv(
         _SAMPLE_DIR / _SAMPLE_EVENTS,
-        dtype={"stay_id": "int64", "minute": "int64", "feature": "str", "value": "float64"},
+        dtype={"stay_id": "int64", "minute": "int64", "feature": "category", "value": "float64"},
     )
     events = pd.DataFrame(
         {
