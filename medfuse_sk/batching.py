@@ -40,17 +40,28 @@ class TokenDataset(Dataset):
     def lengths(self) -> np.ndarray:
         return self.tokens.lengths
 
-    def collate(self, indices: Sequence[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def collate(self, indices: Sequence[int], token_dropout: float = 0.0,
+                seed: int | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Padded tensors ``(B, L)`` for the stays ``indices``, and their labels.
 
         A stay without tokens gets one token of feature 0 (``"<empty>"``) so that attention
-        and pooling stay defined and it still gets a prediction.
+        and pooling stay defined and it still gets a prediction. ``token_dropout`` (training
+        only) leaves out each token with that probability, drawn with ``seed`` (a stay keeps
+        at least its last token): an augmentation that shows the model a different subset of
+        each stay's observations every epoch.
         """
         stays = np.asarray(indices, dtype=np.int64)
-        lengths = self.tokens.lengths[stays]
-        width = max(int(lengths.max(initial=0)), 1)
         rows, offsets = gather_rows(self.tokens.offsets, stays)
+        lengths = np.diff(offsets)
         owner = np.repeat(np.arange(len(stays)), lengths)
+        if token_dropout > 0 and len(rows):
+            keep = np.random.default_rng(seed).random(len(rows)) >= token_dropout
+            keep[offsets[1:][lengths > 0] - 1] = True
+            rows, owner = rows[keep], owner[keep]
+            lengths = np.bincount(owner, minlength=len(stays))
+            offsets = np.zeros(len(stays) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+        width = max(int(lengths.max(initial=0)), 1)
         position = np.arange(len(rows)) - offsets[owner]
 
         def padded(flat: np.ndarray, fill, dtype) -> torch.Tensor:

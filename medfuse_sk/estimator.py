@@ -27,10 +27,10 @@ from skorch.utils import _sigmoid_then_2d as sigmoid_then_2d
 from torch.utils.data import DataLoader, Dataset
 
 from .batching import LengthBucketSampler, TokenDataset, base_dataset_and_indices
+from .callbacks import WarmupCosine, WeightAverage
 from .events import EventSet, _examples
 from .losses import BinaryLoss
 from .model import MedFuseModule
-from .schedule import WarmupCosine
 from .tokenize import EventTokenizer, TokenSet
 
 __all__ = ["MedFuseClassifier"]
@@ -85,6 +85,12 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
     patience : int or None, default 5
         Early stopping: epochs without a better validation AUPRC. ``None``: no stopping
         (the best epoch's weights are still kept when there is a validation split).
+    weight_averaging : float or None, default None
+        Decay of an exponential moving average of the weights (e.g. 0.99); validation,
+        early stopping and the final model use the averaged weights.
+    token_dropout : float, default 0.0
+        Training augmentation: each epoch, every token is left out with this probability
+        (a stay keeps at least its last token).
     valid_size : float, default 0.1
         Share of the training stays held out (stratified) for early stopping.
     kernel : {"auto", "torch", "triton"}, default "auto"
@@ -140,6 +146,8 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         max_epochs: int = 20,
         batch_size: int = 64,
         patience: int | None = 5,
+        weight_averaging: float | None = None,
+        token_dropout: float = 0.0,
         valid_size: float = 0.1,
         kernel: str = "auto",
         device: str = "cpu",
@@ -179,6 +187,8 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         self.warmup_epochs = warmup_epochs
         self.weight_decay = weight_decay
         self.patience = patience
+        self.weight_averaging = weight_averaging
+        self.token_dropout = token_dropout
         self.valid_size = valid_size
         self.kernel = kernel
         self.random_state = random_state
@@ -197,6 +207,8 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("lr_schedule", WarmupCosine(self.lr_schedule, self.warmup_epochs)),
         ]
+        if self.weight_averaging is not None:
+            callbacks.append(("weight_averaging", WeightAverage(self.weight_averaging)))
         if self._has_validation():
             callbacks += [
                 ("valid_loss", PassthroughScoring(name="valid_loss")),
@@ -210,6 +222,11 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
                     sink=_silent)),
             ]
         return callbacks + [("print_log", PrintLog())]
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        if not training and self.weight_averaging is not None:
+            dict(self.callbacks_)["weight_averaging"].swap_in(self)
+        return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
 
     def _has_validation(self) -> bool:
         if self.train_split == "auto":
@@ -270,8 +287,13 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
             n = len(indices)
             sampler = [list(range(i, min(i + self.batch_size, n)))
                        for i in range(0, n, self.batch_size)]
-        return DataLoader(dataset, batch_sampler=sampler,
-                          collate_fn=base.collate)
+        collate = base.collate
+        if training and self.token_dropout:
+            rng = np.random.default_rng(seed)
+
+            def collate(indices):
+                return base.collate(indices, self.token_dropout, int(rng.integers(2**63)))
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
 
     # -- data preparation ----------------------------------------------------------------
     def _events(self, X: Any) -> EventSet:

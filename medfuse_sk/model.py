@@ -10,7 +10,7 @@ from .embedding import MuFuseEmbedding
 
 __all__ = ["MedFuseModule", "EncoderLayer", "ByteDropout"]
 
-POOLINGS = ("mean", "cls")
+POOLINGS = ("mean", "cls", "attention", "mean+attention")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -104,8 +104,10 @@ class MedFuseModule(nn.Module):
     dropout : float, default 0.1
     norm_first : bool, default False
         Pre-LayerNorm layers instead of the original post-LayerNorm.
-    pooling : {"mean", "cls"}, default "mean"
-        Mean over observed tokens only, or a learned summary token prepended to each stay.
+    pooling : {"mean", "cls", "attention", "mean+attention"}, default "mean"
+        Mean over observed tokens only; a learned summary token prepended to each stay;
+        attention pooling (softmax of a learned score per observed token); or the mean and
+        the attention-pooled vectors side by side.
     """
 
     def __init__(
@@ -142,8 +144,12 @@ class MedFuseModule(nn.Module):
         self.pooling = pooling
         if pooling == "cls":
             self.summary = nn.Parameter(torch.zeros(1, 1, d_model))
+        if "attention" in pooling:
+            self.attention_score = nn.Sequential(
+                nn.Linear(d_model, d_model // 2), nn.Tanh(), nn.Linear(d_model // 2, 1))
+        pooled_width = 2 * d_model if pooling == "mean+attention" else d_model
         self.head = nn.Sequential(
-            nn.Linear(d_model, d_model // 2), nn.GELU(), ByteDropout(dropout),
+            nn.Linear(pooled_width, d_model // 2), nn.GELU(), ByteDropout(dropout),
             nn.Linear(d_model // 2, 1))
 
     def forward(self, feature: torch.Tensor, value: torch.Tensor, category: torch.Tensor,
@@ -157,9 +163,17 @@ class MedFuseModule(nn.Module):
         for layer in self.layers:
             x = layer(x, attn_mask)
         x = self.final_norm(x)
+        return self.head(self._pool(x, mask)).squeeze(-1)
+
+    def _pool(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """One vector per stay from the observed tokens only."""
         if self.pooling == "cls":
-            pooled = x[:, 0]
-        else:
+            return x[:, 0]
+        parts = []
+        if self.pooling in ("mean", "mean+attention"):
             weights = mask.unsqueeze(-1).to(x.dtype)
-            pooled = (x * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return self.head(pooled).squeeze(-1)
+            parts.append((x * weights).sum(1) / weights.sum(1).clamp(min=1.0))
+        if "attention" in self.pooling:
+            score = self.attention_score(x).squeeze(-1).masked_fill(~mask, float("-inf"))
+            parts.append(torch.einsum("bl,bld->bd", score.softmax(-1), x))
+        return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]

@@ -1,0 +1,143 @@
+"""Training machinery: LR schedule, weight averaging, token dropout, byte-mask dropout, pooling."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+from synthetic import u_shaped_task
+
+from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
+from medfuse_sk.batching import TokenDataset
+from medfuse_sk.model import ByteDropout, MedFuseModule
+
+TINY = dict(d_model=16, n_heads=2, n_layers=1, partition_factor=4, verbose=0, random_state=0)
+
+
+class Recorder(Callback):
+    """Learning rate and a copy of the weights after every training batch."""
+
+    def initialize(self):
+        self.lrs, self.weights, self.at_epoch_begin = [], [], []
+        return self
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        self.at_epoch_begin.append([p.detach().clone() for p in net.module_.parameters()])
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.lrs.append(net.optimizer_.param_groups[0]["lr"])
+            self.weights.append([p.detach().clone() for p in net.module_.parameters()])
+
+
+@pytest.fixture(scope="module")
+def task():
+    return u_shaped_task(n_stays=96, seed=0)
+
+
+def test_warmup_cosine_schedule_follows_its_formula(task):
+    events, labels = task
+    recorder = Recorder()
+    clf = MedFuseClassifier(lr=0.01, lr_schedule="cosine", warmup_epochs=1, max_epochs=3,
+                            batch_size=32, valid_size=0, callbacks=[("rec", recorder)], **TINY)
+    clf.fit(events, labels)
+    per_epoch, total = 3, 9
+    want = [0.01 * min(1, (s + 1) / per_epoch) * 0.5 * (1 + math.cos(math.pi * s / total))
+            for s in range(total)]
+    np.testing.assert_allclose(recorder.lrs, want, rtol=1e-12)
+    assert recorder.lrs[2] > recorder.lrs[-1] > 0
+
+
+def test_constant_schedule_keeps_the_learning_rate(task):
+    events, labels = task
+    recorder = Recorder()
+    MedFuseClassifier(lr=0.003, max_epochs=2, batch_size=32, valid_size=0,
+                      callbacks=[("rec", recorder)], **TINY).fit(events, labels)
+    assert recorder.lrs == [0.003] * 6
+
+
+def test_weight_averaging_is_an_exponential_moving_average(task):
+    events, labels = task
+    recorder = Recorder()
+    clf = MedFuseClassifier(weight_averaging=0.8, max_epochs=2, batch_size=32, valid_size=0,
+                            callbacks=[("rec", recorder)], **TINY)
+    clf.fit(events, labels)
+    # by hand: the average starts at the initial weights, which the same seed recreates
+    torch.manual_seed(0)
+    start = MedFuseModule(n_features=len(clf.feature_names_), n_categories=clf.n_categories_,
+                          d_model=16, n_heads=2, n_layers=1, partition_factor=4)
+    average = [p.detach().clone() for p in start.parameters()]
+    for weights in recorder.weights:
+        average = [0.8 * a + 0.2 * w for a, w in zip(average, weights, strict=True)]
+    final = [p.detach() for p in clf.module_.parameters()]
+    for a, f in zip(average, final, strict=True):
+        torch.testing.assert_close(f, a, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(final[0], recorder.weights[-1][0])  # not the raw weights
+
+
+def test_weight_averaging_with_early_stopping_trains_on_raw_weights(task):
+    events, labels = task
+    recorder = Recorder()
+    clf = MedFuseClassifier(weight_averaging=0.5, max_epochs=3, batch_size=32,
+                            callbacks=[("rec", recorder)], **TINY)
+    clf.fit(events, labels)
+    assert np.isfinite(clf.predict_proba(events)).all()
+    # validation ran on the average, yet each epoch resumes from the last raw weights
+    per_epoch = len(recorder.weights) // 3
+    for epoch in (1, 2):
+        raw_end = recorder.weights[epoch * per_epoch - 1]
+        for a, b in zip(recorder.at_epoch_begin[epoch], raw_end, strict=True):
+            assert torch.equal(a, b)
+
+
+def test_token_dropout_leaves_out_tokens_only_in_training(task):
+    events, labels = task
+    tokens = EventTokenizer().fit_transform(EventSet.from_long(events))
+    dataset = TokenDataset(tokens, labels.loc[tokens.stay_ids].to_numpy())
+    stays = list(range(len(tokens)))
+    full, _ = dataset.collate(stays)
+    dropped, _ = dataset.collate(stays, token_dropout=0.5, seed=1)
+    again, _ = dataset.collate(stays, token_dropout=0.5, seed=1)
+    kept = dropped["mask"].sum(1)
+    share = 1 - kept.sum().item() / full["mask"].sum().item()
+    assert 0.4 < share < 0.5  # 0.5 of the tokens, but every stay keeps its last token
+    assert (kept >= 1).all()
+    torch.testing.assert_close(dropped["feature"], again["feature"])
+    # the last token of every stay is kept, and kept tokens keep their order and values
+    last = full["mask"].sum(1) - 1
+    rows = torch.arange(len(stays))
+    assert torch.equal(dropped["time"][rows, kept - 1], full["time"][rows, last])
+
+
+def test_byte_dropout_drops_the_rounded_share_and_keeps_the_expectation():
+    drop = ByteDropout(0.1)
+    assert drop.threshold == 26 and drop.p == pytest.approx(26 / 256)
+    x = torch.ones(1_000_000)
+    torch.manual_seed(0)
+    y = drop.train()(x)
+    assert (y == 0).float().mean().item() == pytest.approx(26 / 256, abs=2e-3)
+    assert y.mean().item() == pytest.approx(1.0, abs=5e-3)
+    values = torch.unique(y)
+    assert len(values) == 2 and values[0] == 0
+    assert values[1].item() == pytest.approx(1 / (1 - 26 / 256))
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), y)
+    assert torch.equal(drop.eval()(x), x)
+    with pytest.raises(ValueError, match="dropout"):
+        ByteDropout(1.0)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls", "attention", "mean+attention"])
+def test_pooling_ignores_padding(pooling):
+    torch.manual_seed(0)
+    model = MedFuseModule(10, 3, d_model=16, n_heads=2, pooling=pooling).eval()
+    feature = torch.randint(1, 10, (2, 5))
+    value, time = torch.randn(2, 5), torch.rand(2, 5)
+    category = torch.full((2, 5), -1)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]).bool()
+    out = model(feature, value, category, time, mask)
+    feature[0, 3:], value[0, 3:] = 7, 9.0  # change what sits under the padding
+    torch.testing.assert_close(model(feature, value, category, time, mask), out)
+    alone = model(feature[:1, :3], value[:1, :3], category[:1, :3], time[:1, :3], mask[:1, :3])
+    torch.testing.assert_close(alone, out[:1], rtol=1e-5, atol=1e-6)
