@@ -16,7 +16,10 @@ length-bucketed batches, PyTorch's fused attention, AdamW.
   attention weights would force the slow non-fused attention path), a hand-written training loop
   over the same length-bucketed batches.
 
-Each contender runs in its own process, so its peak resident memory (``ru_maxrss``: load,
+Both run with the glibc settings the ``medfuse`` command uses (``medfuse_sk/_memory.py``:
+blocks below 32 MB from the heap, no trimming below 256 MB; ``--glibc-default`` keeps glibc's
+defaults, which page-fault every batch's activations in afresh). Each
+contender runs in its own process, so its peak resident memory (``ru_maxrss``: load,
 tokenise and train) is its own; the two alternate ``--repeats`` times so that a slow spell of the
 shared machine hits both. Reported: per-epoch wall time (median over epochs and repeats), tokens
 per second, peak memory, and the ratio reference / medfuse of the median epoch times.
@@ -133,9 +136,15 @@ def main() -> None:
     parser.add_argument("--contenders", nargs="+", default=["medfuse", "reference"],
                         choices=["medfuse", "reference"])
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--glibc-default", action="store_true",
+                        help="keep glibc's default allocator settings (see medfuse_sk/_memory.py)")
     parser.add_argument("--one", choices=["medfuse", "reference"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:  # child process: one contender, JSON on stdout's last line
+        if not args.glibc_default:
+            from medfuse_sk._memory import keep_freed_memory_for_reuse
+
+            keep_freed_memory_for_reuse()
         print(json.dumps(run_one(args.one, args.epochs, args.data)))
         return
 
@@ -143,6 +152,8 @@ def main() -> None:
     for repeat in range(args.repeats):
         for contender in args.contenders:
             cmd = [sys.executable, __file__, "--one", contender, "--epochs", str(args.epochs)]
+            if args.glibc_default:
+                cmd.append("--glibc-default")
             if args.data:
                 cmd += ["--data", args.data]
             output = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -165,6 +176,7 @@ def main() -> None:
                 [r["load_and_tokenise_seconds"] for r in mine])),
         }
     result = {"config": CONFIG, "epochs_per_run": args.epochs, "summary": summary, "runs": runs,
+              "glibc": "defaults" if args.glibc_default else "mmap 32 MB, trim 256 MB",
               "torch": torch.__version__, "threads": torch.get_num_threads(),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                          f"{platform.processor() or 'cpu'}"}

@@ -98,7 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ._memory import keep_freed_memory_for_reuse
+
     args = build_parser().parse_args(argv)
+    keep_freed_memory_for_reuse()
     return args.func(args)
 
 

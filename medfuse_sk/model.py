@@ -14,6 +14,21 @@ POOLINGS = ("mean", "cls", "attention", "mean+attention")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
+class _ScaleKept(torch.autograd.Function):
+    """``x · keep · scale``, saving the boolean ``keep`` (1 byte per entry) for backward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, keep: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.save_for_backward(keep)
+        ctx.scale = scale
+        return x * keep.to(x.dtype).mul_(scale)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (keep,) = ctx.saved_tensors
+        return grad * keep.to(grad.dtype).mul_(ctx.scale), None, None
+
+
 class ByteDropout(nn.Module):
     """Dropout whose mask is drawn as random bytes: 8 per 64-bit draw.
 
@@ -21,8 +36,9 @@ class ByteDropout(nn.Module):
     dominated the training profile; this draws a quarter of the random words and compares each
     byte with ``round(256 p)``. The drop probability is therefore ``p`` rounded to a multiple
     of 1/256 (0.1 becomes 26/256 ≈ 0.102); the kept entries are scaled by ``1 / (1 - p)``
-    with that rounded ``p``, so the expectation is unchanged. Uses torch's default generator,
-    so ``torch.manual_seed`` makes it reproducible.
+    with that rounded ``p``, so the expectation is unchanged. The mask is kept for backward as
+    booleans (1 byte per entry, not 4). Uses torch's default generator, so
+    ``torch.manual_seed`` makes it reproducible.
     """
 
     def __init__(self, p: float) -> None:
@@ -39,7 +55,7 @@ class ByteDropout(nn.Module):
         words = torch.randint(_INT64_MIN, _INT64_MAX, ((n + 7) // 8,), dtype=torch.int64,
                               device=x.device)
         keep = words.view(torch.uint8)[:n].view(x.shape) >= self.threshold
-        return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
+        return _ScaleKept.apply(x, keep, 1.0 / (1.0 - self.p))
 
     def extra_repr(self) -> str:
         return f"p={self.p:.4f}"

@@ -43,3 +43,41 @@ def test_random_forest_pipeline_cross_validates():
     scores = cross_val_score(make_random_forest(n_estimators=50), X, labels.loc[X.stay_ids],
                              cv=3, scoring="roc_auc")
     assert scores.mean() > 0.8
+
+
+def test_regular_grid_against_a_loop():
+    from medfuse_sk.baselines import regular_grid
+
+    rng = np.random.default_rng(1)
+    n = 400
+    df = pd.DataFrame({"stay_id": rng.integers(0, 12, n), "time": rng.uniform(0, 6, n).round(1),
+                       "feature": rng.choice(["HR", "Na"], n), "value": rng.normal(size=n)})
+    static = pd.DataFrame({"stay_id": [0, 1, 2], "time": 0.0, "feature": "Age",
+                           "value": [60.0, 70.0, 80.0]})
+    sex = pd.DataFrame({"stay_id": [0, 2], "time": 0.0, "feature": "Sex", "value": ["F", "M"]})
+    edge = pd.DataFrame({"stay_id": [5], "time": [6.0], "feature": ["HR"], "value": [9.0]})
+    df = pd.concat([df, static, sex, edge], ignore_index=True)
+    X = EventSet.from_long(df, duplicates="keep")
+    grid = regular_grid(X, ["HR", "Na"], ["Age", "Sex"], n_steps=6,
+                        categorical_levels={"Sex": ["F", "M"]})
+    assert grid.shape == (len(X), 6, 2 + 1 + 2)
+    for i, stay in enumerate(X.stay_ids):
+        rows = df[df.stay_id == stay]
+        for j, feature in enumerate(["HR", "Na"]):
+            for s in range(6):
+                t = rows.time.astype(float)
+                in_step = (t >= s) & ((t < s + 1) | ((s == 5) & (t == 6.0)))
+                v = rows.loc[(rows.feature == feature) & in_step, "value"].astype(float)
+                if len(v):
+                    assert grid[i, s, j] == pytest.approx(v.mean())
+                else:
+                    assert np.isnan(grid[i, s, j])
+        age = rows.loc[rows.feature == "Age", "value"]
+        assert (np.isnan(grid[i, :, 2]).all() if age.empty
+                else (grid[i, :, 2] == float(age.iloc[0])).all())
+        sex_value = rows.loc[rows.feature == "Sex", "value"]
+        if sex_value.empty:
+            assert np.isnan(grid[i, :, 3:]).all()
+        else:
+            assert grid[i, 0, 3] == (sex_value.iloc[0] == "F")
+            assert grid[i, 0, 4] == (sex_value.iloc[0] == "M")

@@ -141,3 +141,14 @@ def test_pooling_ignores_padding(pooling):
     torch.testing.assert_close(model(feature, value, category, time, mask), out)
     alone = model(feature[:1, :3], value[:1, :3], category[:1, :3], time[:1, :3], mask[:1, :3])
     torch.testing.assert_close(alone, out[:1], rtol=1e-5, atol=1e-6)
+
+
+def test_byte_dropout_gradient_uses_the_same_mask():
+    drop = ByteDropout(0.25).train()
+    x = torch.randn(500, 8, dtype=torch.float64, requires_grad=True)
+    y = drop(x)
+    grad = torch.randn_like(y)
+    y.backward(grad)
+    kept = y != 0
+    assert 0.2 < 1 - kept.double().mean().item() < 0.3
+    torch.testing.assert_close(x.grad, grad * kept / (1 - drop.p))
