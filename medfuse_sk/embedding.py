@@ -168,6 +168,11 @@ class MuFuseEmbedding(nn.Module):
         Multiplies the initial weights of the projector's output layer. With PyTorch's
         default init, ``φ(x)`` varies by about ±0.3, so sigmoid gates start near 0.5 and
         hardly depend on the value; a gain of 3–4 lets them span about 0.2–0.8 from the start.
+    beta_init : float, default 0.0
+        Initial value of the per-feature shift ``β`` (SPEC: 0). With ``gate="none"``,
+        ``beta_init=1`` starts every gate at about 1, so a token starts as its feature
+        embedding and the value modulates it (``z = e + e ⊙ (αφ(x))``); with 0 the token
+        starts as ``e ⊙ φ(x)``, a small value-scaled copy.
     """
 
     def __init__(
@@ -184,6 +189,7 @@ class MuFuseEmbedding(nn.Module):
         time_encoding: bool = True,
         kernel: str = "auto",
         projector_gain: float = 1.0,
+        beta_init: float = 0.0,
     ) -> None:
         super().__init__()
         if fusion not in FUSIONS:
@@ -218,7 +224,7 @@ class MuFuseEmbedding(nn.Module):
         if fusion == "mufuse":
             self.projector = _value_projector(value_hidden, value_dim, activation)
             self.alpha = nn.Parameter(torch.ones(n_features, value_dim))
-            self.beta = nn.Parameter(torch.zeros(n_features, value_dim))
+            self.beta = nn.Parameter(torch.full((n_features, value_dim), float(beta_init)))
         elif fusion == "add":
             self.projector = _value_projector(value_hidden, d_model, activation)
         elif fusion == "concat":

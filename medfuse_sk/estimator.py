@@ -36,7 +36,7 @@ from .tokenize import EventTokenizer, TokenSet
 __all__ = ["MedFuseClassifier"]
 
 _MODULE_PARAMS = ("d_model", "partition_factor", "fusion", "gate", "value_hidden", "activation",
-                  "projector_gain",
+                  "projector_gain", "beta_init",
                   "time_encoding", "kernel", "n_layers", "n_heads", "dim_feedforward", "dropout",
                   "norm_first", "pooling")
 
@@ -64,6 +64,8 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         Non-linearity of the value projector.
     projector_gain : float, default 1.0
         Scale of the value projector's initial output weights (see ``MuFuseEmbedding``).
+    beta_init : float, default 0.0
+        Initial per-feature gate shift ``β`` (see ``MuFuseEmbedding``).
     time_encoding : bool, default True
         Add the sinusoidal time encoding to every token.
     n_layers, n_heads, dim_feedforward, dropout, norm_first, pooling
@@ -130,6 +132,7 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         value_hidden: int = 16,
         activation: str = "tanh",
         projector_gain: float = 1.0,
+        beta_init: float = 0.0,
         time_encoding: bool = True,
         n_layers: int = 2,
         n_heads: int = 4,
@@ -174,6 +177,7 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         self.value_hidden = value_hidden
         self.activation = activation
         self.projector_gain = projector_gain
+        self.beta_init = beta_init
         self.time_encoding = time_encoding
         self.n_layers = n_layers
         self.n_heads = n_heads

@@ -111,7 +111,7 @@ class MedFuseModule(nn.Module):
         Token width ``d_f`` (and the encoder's width).
     partition_factor : int, default 4
         MuFuse's ``k = d_f / d_v``.
-    fusion, gate, value_hidden, activation, time_encoding, kernel, projector_gain
+    fusion, gate, value_hidden, activation, time_encoding, kernel, projector_gain, beta_init
         Passed to :class:`~medfuse_sk.embedding.MuFuseEmbedding`.
     n_layers : int, default 2
     n_heads : int, default 4
@@ -139,6 +139,7 @@ class MedFuseModule(nn.Module):
         time_encoding: bool = True,
         kernel: str = "auto",
         projector_gain: float = 1.0,
+        beta_init: float = 0.0,
         n_layers: int = 2,
         n_heads: int = 4,
         dim_feedforward: int | None = None,
@@ -152,7 +153,8 @@ class MedFuseModule(nn.Module):
         self.embedding = MuFuseEmbedding(
             n_features, n_categories, d_model, partition_factor=partition_factor, fusion=fusion,
             gate=gate, value_hidden=value_hidden, activation=activation,
-            time_encoding=time_encoding, kernel=kernel, projector_gain=projector_gain)
+            time_encoding=time_encoding, kernel=kernel, projector_gain=projector_gain,
+            beta_init=beta_init)
         ff = dim_feedforward or 2 * d_model
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, n_heads, ff, dropout, norm_first) for _ in range(n_layers))
