@@ -75,10 +75,27 @@ class TokenDataset(Dataset):
             "category": padded(self._category, -1, np.int64),
             "time": padded(self._time, 0.0, np.float32),
             "mask": torch.from_numpy(np.arange(width) < np.maximum(lengths, 1)[:, None]),
+            "latest": torch.from_numpy(_latest_of_feature(owner, position, self._feature[rows],
+                                                          lengths, width)),
         }
         y = (torch.zeros(len(stays)) if self.y is None
              else torch.from_numpy(self.y[stays]))
         return batch, y
+
+
+def _latest_of_feature(owner: np.ndarray, position: np.ndarray, feature: np.ndarray,
+                       lengths: np.ndarray, width: int) -> np.ndarray:
+    """``(B, L)`` mask of each stay's most recent token of every feature (tokens are in time
+    order within a stay, so the latest is the last position of that feature); a stay without
+    tokens gets its ``"<empty>"`` token."""
+    latest = np.zeros((len(lengths), width), dtype=bool)
+    if len(owner):
+        key = owner * (int(feature.max()) + 1) + feature
+        _, from_end = np.unique(key[::-1], return_index=True)
+        last = len(key) - 1 - from_end
+        latest[owner[last], position[last]] = True
+    latest[lengths == 0, 0] = True
+    return latest
 
 
 def base_dataset_and_indices(dataset: Dataset) -> tuple[TokenDataset, np.ndarray]:

@@ -10,7 +10,7 @@ from .embedding import MuFuseEmbedding
 
 __all__ = ["MedFuseModule", "EncoderLayer", "ByteDropout"]
 
-POOLINGS = ("mean", "cls", "attention", "mean+attention")
+POOLINGS = ("mean", "cls", "attention", "mean+attention", "latest", "mean+latest")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -120,10 +120,11 @@ class MedFuseModule(nn.Module):
     dropout : float, default 0.1
     norm_first : bool, default False
         Pre-LayerNorm layers instead of the original post-LayerNorm.
-    pooling : {"mean", "cls", "attention", "mean+attention"}, default "mean"
-        Mean over observed tokens only; a learned summary token prepended to each stay;
-        attention pooling (softmax of a learned score per observed token); or the mean and
-        the attention-pooled vectors side by side.
+    pooling : {"mean", "cls", "attention", "mean+attention", "latest", "mean+latest"}
+        Mean over observed tokens only (default); a learned summary token prepended to each
+        stay; attention pooling (softmax of a learned score per observed token); the mean
+        over each feature's most recent token (the current state of every variable); or two
+        of them side by side.
     """
 
     def __init__(
@@ -165,14 +166,19 @@ class MedFuseModule(nn.Module):
         if "attention" in pooling:
             self.attention_score = nn.Sequential(
                 nn.Linear(d_model, d_model // 2), nn.Tanh(), nn.Linear(d_model // 2, 1))
-        pooled_width = 2 * d_model if pooling == "mean+attention" else d_model
+        pooled_width = 2 * d_model if "+" in pooling else d_model
         self.head = nn.Sequential(
             nn.Linear(pooled_width, d_model // 2), nn.GELU(), ByteDropout(dropout),
             nn.Linear(d_model // 2, 1))
 
     def forward(self, feature: torch.Tensor, value: torch.Tensor, category: torch.Tensor,
-                time: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Padded token tensors ``(B, L)`` and ``mask`` (True = observed) → logits ``(B,)``."""
+                time: torch.Tensor, mask: torch.Tensor,
+                latest: torch.Tensor | None = None) -> torch.Tensor:
+        """Padded token tensors ``(B, L)`` and ``mask`` (True = observed) → logits ``(B,)``.
+
+        ``latest`` marks each stay's most recent token of every feature (``"latest"``
+        pooling); the collate function of :class:`~medfuse_sk.batching.TokenDataset` makes it.
+        """
         x = self.embedding(feature, value, time, category)
         if self.pooling == "cls":
             x = torch.cat([self.summary.expand(x.shape[0], -1, -1), x], dim=1)
@@ -181,17 +187,26 @@ class MedFuseModule(nn.Module):
         for layer in self.layers:
             x = layer(x, attn_mask)
         x = self.final_norm(x)
-        return self.head(self._pool(x, mask)).squeeze(-1)
+        return self.head(self._pool(x, mask, latest)).squeeze(-1)
 
-    def _pool(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _pool(self, x: torch.Tensor, mask: torch.Tensor,
+              latest: torch.Tensor | None) -> torch.Tensor:
         """One vector per stay from the observed tokens only."""
         if self.pooling == "cls":
             return x[:, 0]
         parts = []
-        if self.pooling in ("mean", "mean+attention"):
-            weights = mask.unsqueeze(-1).to(x.dtype)
-            parts.append((x * weights).sum(1) / weights.sum(1).clamp(min=1.0))
+        if self.pooling in ("mean", "mean+attention", "mean+latest"):
+            parts.append(_masked_mean(x, mask))
+        if "latest" in self.pooling:
+            if latest is None:
+                raise ValueError(f"pooling={self.pooling!r} needs the `latest` token mask")
+            parts.append(_masked_mean(x, latest & mask))
         if "attention" in self.pooling:
             score = self.attention_score(x).squeeze(-1).masked_fill(~mask, float("-inf"))
             parts.append(torch.einsum("bl,bld->bd", score.softmax(-1), x))
         return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
+
+
+def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    weights = mask.unsqueeze(-1).to(x.dtype)
+    return (x * weights).sum(1) / weights.sum(1).clamp(min=1.0)

@@ -152,3 +152,27 @@ def test_byte_dropout_gradient_uses_the_same_mask():
     kept = y != 0
     assert 0.2 < 1 - kept.double().mean().item() < 0.3
     torch.testing.assert_close(x.grad, grad * kept / (1 - drop.p))
+
+
+def test_latest_mask_marks_each_features_most_recent_token(task):
+    events, labels = task
+    tokens = EventTokenizer().fit_transform(EventSet.from_long(events))
+    dataset = TokenDataset(tokens)
+    batch, _ = dataset.collate(list(range(len(tokens))))
+    for i in range(len(tokens)):
+        n = int(batch["mask"][i].sum())
+        feature = batch["feature"][i, :n].tolist()
+        want = [j for j in range(n) if feature[j] not in feature[j + 1:]]
+        assert torch.nonzero(batch["latest"][i]).squeeze(1).tolist() == want
+
+
+@pytest.mark.parametrize("pooling", ["latest", "mean+latest"])
+def test_latest_pooling_through_the_estimator(task, pooling):
+    events, labels = task
+    clf = MedFuseClassifier(pooling=pooling, max_epochs=2, **TINY).fit(events, labels)
+    proba = clf.predict_proba(events)
+    assert np.isfinite(proba).all() and proba[:, 1].std() > 0
+    with pytest.raises(ValueError, match="latest"):
+        clf.module_(*[torch.zeros(1, 3, dtype=t) for t in (torch.long, torch.float, torch.long,
+                                                            torch.float)],
+                    torch.ones(1, 3, dtype=torch.bool))
