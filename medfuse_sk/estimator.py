@@ -20,17 +20,16 @@ import pandas as pd
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from skorch import NeuralNetBinaryClassifier
+from skorch import NeuralNet, NeuralNetBinaryClassifier
 from skorch.callbacks import EarlyStopping, EpochScoring, EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import ValidSplit
-from skorch.utils import _sigmoid_then_2d as sigmoid_then_2d
 from torch.utils.data import DataLoader, Dataset
 
 from .batching import LengthBucketSampler, TokenDataset, base_dataset_and_indices
 from .callbacks import WarmupCosine, WeightAverage
 from .events import EventSet, _examples
 from .losses import BinaryLoss
-from .model import MedFuseModule
+from .model import MedFuseEnsemble, MedFuseModule
 from .tokenize import EventTokenizer, TokenSet
 
 __all__ = ["MedFuseClassifier"]
@@ -43,6 +42,14 @@ _MODULE_PARAMS = ("d_model", "partition_factor", "fusion", "gate", "value_hidden
 
 def _silent(*_: Any) -> None:
     """Early stopping's message sink: the epoch table already shows the stop."""
+
+
+def _probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Logits (B,) or an ensemble's (B, n_models) → class probabilities (B, 2)."""
+    positive = torch.sigmoid(logits)
+    if positive.dim() == 2:
+        positive = positive.mean(dim=1)
+    return torch.stack([1.0 - positive, positive], dim=1)
 
 
 class MedFuseClassifier(NeuralNetBinaryClassifier):
@@ -87,6 +94,10 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
     patience : int or None, default 5
         Early stopping: epochs without a better validation AUPRC. ``None``: no stopping
         (the best epoch's weights are still kept when there is a validation split).
+    n_models : int, default 1
+        Train this many independently initialised networks side by side (a deep ensemble:
+        the loss averages theirs, probabilities are averaged). Costs ``n_models`` times the
+        compute; reduces the variance of the predictions.
     weight_averaging : float or None, default None
         Decay of an exponential moving average of the weights (e.g. 0.99); validation,
         early stopping and the final model use the averaged weights.
@@ -149,6 +160,7 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         max_epochs: int = 20,
         batch_size: int = 64,
         patience: int | None = 5,
+        n_models: int = 1,
         weight_averaging: float | None = None,
         token_dropout: float = 0.0,
         valid_size: float = 0.1,
@@ -191,6 +203,7 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         self.warmup_epochs = warmup_epochs
         self.weight_decay = weight_decay
         self.patience = patience
+        self.n_models = n_models
         self.weight_averaging = weight_averaging
         self.token_dropout = token_dropout
         self.valid_size = valid_size
@@ -239,8 +252,21 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
 
     def _get_predict_nonlinearity(self):
         if self.predict_nonlinearity == "auto":  # our criterion works on logits
-            return sigmoid_then_2d
+            return _probabilities
         return super()._get_predict_nonlinearity()
+
+    def initialize_module(self):
+        kwargs = self.get_params_for("module")
+        module = self.module
+        if self.n_models > 1 and module is MedFuseModule:
+            module, kwargs = MedFuseEnsemble, {**kwargs, "n_models": self.n_models}
+        self.module_ = self.initialized_instance(module, kwargs)
+        return self
+
+    def infer(self, x, **fit_params):
+        if self.n_models > 1:  # (B, n_models) logits, which the binary classifier refuses
+            return NeuralNet.infer(self, x, **fit_params)
+        return super().infer(x, **fit_params)
 
     def get_params_for(self, prefix: str) -> dict:
         params = super().get_params_for(prefix)

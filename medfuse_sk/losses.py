@@ -36,7 +36,10 @@ class BinaryLoss(nn.Module):
         self.focal_alpha = focal_alpha
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``logits`` (B,) or (B, n_models) of an ensemble (the members' losses averaged)."""
         target = target.to(logits.dtype)
+        if logits.dim() == 2:
+            target = target.unsqueeze(1).expand_as(logits)
         if self.loss == "bce":
             weight = None if self.pos_weight is None else logits.new_tensor(self.pos_weight)
             return F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)

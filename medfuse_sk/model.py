@@ -8,7 +8,7 @@ from torch import nn
 
 from .embedding import MuFuseEmbedding
 
-__all__ = ["MedFuseModule", "EncoderLayer", "ByteDropout"]
+__all__ = ["MedFuseModule", "MedFuseEnsemble", "EncoderLayer", "ByteDropout"]
 
 POOLINGS = ("mean", "cls", "attention", "mean+attention", "latest", "mean+latest")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -205,6 +205,24 @@ class MedFuseModule(nn.Module):
             score = self.attention_score(x).squeeze(-1).masked_fill(~mask, float("-inf"))
             parts.append(torch.einsum("bl,bld->bd", score.softmax(-1), x))
         return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
+
+
+class MedFuseEnsemble(nn.Module):
+    """``n_models`` independently initialised :class:`MedFuseModule` s trained side by side.
+
+    ``forward`` returns the members' logits ``(B, n_models)``; the loss averages the members'
+    losses and the predicted probability is the mean of the members' probabilities (a deep
+    ensemble: the members differ by their initial weights and dropout draws).
+    """
+
+    def __init__(self, n_models: int = 2, **module_kwargs) -> None:
+        super().__init__()
+        if int(n_models) != n_models or n_models < 2:
+            raise ValueError(f"an ensemble needs n_models >= 2, got {n_models!r}")
+        self.members = nn.ModuleList(MedFuseModule(**module_kwargs) for _ in range(n_models))
+
+    def forward(self, **batch: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(**batch) for member in self.members], dim=1)
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

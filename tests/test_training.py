@@ -176,3 +176,22 @@ def test_latest_pooling_through_the_estimator(task, pooling):
         clf.module_(*[torch.zeros(1, 3, dtype=t) for t in (torch.long, torch.float, torch.long,
                                                             torch.float)],
                     torch.ones(1, 3, dtype=torch.bool))
+
+
+def test_ensemble_averages_its_members(task):
+    events, labels = task
+    clf = MedFuseClassifier(n_models=3, max_epochs=2, **TINY).fit(events, labels)
+    proba = clf.predict_proba(events)[:, 1]
+    tokens = clf.tokenizer_.transform(EventSet.from_long(events))
+    batch, _ = TokenDataset(tokens).collate(list(range(len(tokens))))
+    clf.module_.eval()
+    with torch.no_grad():
+        members = torch.stack([torch.sigmoid(m(**batch)) for m in clf.module_.members], dim=1)
+    np.testing.assert_allclose(members.mean(1).numpy(), proba, rtol=1e-5, atol=1e-6)
+    assert members.std(1).mean() > 1e-4  # the members differ
+    # the loss is the mean of the members' losses
+    from medfuse_sk.losses import BinaryLoss
+    logits = torch.randn(5, 3)
+    target = torch.tensor([0.0, 1.0, 1.0, 0.0, 1.0])
+    want = np.mean([BinaryLoss()(logits[:, m], target).item() for m in range(3)])
+    assert BinaryLoss()(logits, target).item() == pytest.approx(want)
