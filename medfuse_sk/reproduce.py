@@ -33,9 +33,11 @@ __all__ = ["RECOMMENDED", "TOKENIZER_KEYS", "run_p12"]
 #: The recommended MedFuse configuration for P12 (see docs/p12-report.md for the evidence).
 RECOMMENDED: dict[str, Any] = {
     "window": 2.0, "horizon": 48.0, "max_tokens": 1000,
-    "fusion": "mufuse", "d_model": 64, "partition_factor": 4, "gate": "sigmoid",
-    "n_layers": 2, "n_heads": 4, "dropout": 0.1, "lr": 1e-3, "weight_decay": 1e-2,
-    "batch_size": 64, "max_epochs": 20, "patience": 5,
+    "fusion": "mufuse", "d_model": 64, "partition_factor": 1, "gate": "none", "beta_init": 1.0,
+    "n_layers": 1, "n_heads": 4, "dropout": 0.1, "pooling": "mean+latest",
+    "lr": 1e-3, "lr_schedule": "cosine", "warmup_epochs": 1.0, "weight_decay": 1e-2,
+    "weight_averaging": 0.99, "token_dropout": 0.1,
+    "batch_size": 64, "max_epochs": 12, "patience": 4, "n_models": 3,
 }
 TOKENIZER_KEYS = ("window", "horizon", "max_tokens", "scaling", "clip", "truncate")
 
