@@ -41,6 +41,13 @@ ROWS: dict[str, dict | str] = {
     "k16": {**SINGLE, "partition_factor": 16},
     "k64": {**SINGLE, "partition_factor": 64},
     "raw_events": {**SINGLE, "window": None, "horizon": None},
+    "add_raw": {**SINGLE, "fusion": "add", "window": None, "horizon": None},
+    # initialisation and learning rate of the recommended single model
+    "projector_gain4": {**SINGLE, "projector_gain": 4.0},
+    "lr3e-3": {**SINGLE, "lr": 3e-3},
+    # convergence: twice the epochs (the cosine schedule stretched to match)
+    "medfuse_24ep": {**SINGLE, "max_epochs": 24, "patience": 8},
+    "add_24ep": {**SINGLE, "fusion": "add", "max_epochs": 24, "patience": 8},
     # the issue's compact reference: the paper's gates and a plain training loop
     "paper_recipe": {**SINGLE, "gate": "sigmoid", "beta_init": 0.0, "partition_factor": 4,
                      "n_layers": 2, "pooling": "mean", "lr_schedule": "constant",
@@ -76,6 +83,7 @@ def run_row(name: str, seed: int, out: Path, extra: dict) -> None:
 
 def baseline(model: str, seed: int, out: Path) -> None:
     """Fit a tree baseline on train (early stopping on 10 % of train), score val."""
+    import pandas as pd
     from sklearn.model_selection import train_test_split
 
     from medfuse_sk import EventSet
@@ -117,6 +125,8 @@ def baseline(model: str, seed: int, out: Path) -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
     }
     out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"stay_id": X_val.stay_ids, "label": y_val, "proba": proba}).to_csv(
+        out / "predictions.csv", index=False)
     (out / "metrics.json").write_text(json.dumps(result, indent=2, default=float))
     print(json.dumps({k: result[k]["value"] for k in ("auprc", "auroc", "accuracy")}))
 
@@ -179,9 +189,40 @@ def _jsonable(value) -> bool:
     return True
 
 
+#: derived rows: the mean of two rows' val probabilities, seed by seed (no training of its own)
+BLENDS = {"medfuse+xgboost": ("medfuse", "xgboost")}
+
+
+def blend(out: Path) -> None:
+    """Write each blend's per-seed metrics from its parts' ``predictions.csv``."""
+    import pandas as pd
+
+    from medfuse_sk.metrics import binary_metrics
+
+    for name, parts in BLENDS.items():
+        seeds = set.intersection(*({int(p.parent.name[4:]) for p in
+                                    (out / part).glob("seed*/predictions.csv")} for part in parts))
+        for seed in sorted(seeds):
+            frames = [pd.read_csv(out / part / f"seed{seed}" / "predictions.csv",
+                                  index_col="stay_id") for part in parts]
+            if not all(f.index.equals(frames[0].index) for f in frames):
+                raise ValueError(f"{name}: the parts scored different stays for seed {seed}")
+            proba = np.mean([f["proba"].to_numpy() for f in frames], axis=0)
+            labels = frames[0]["label"].to_numpy()
+            metrics = binary_metrics(labels, proba, random_state=seed)
+            target = out / name / f"seed{seed}"
+            target.mkdir(parents=True, exist_ok=True)
+            (target / "metrics.json").write_text(json.dumps({
+                "eval_split": "val", **{k: metrics[k] for k in ("auprc", "auroc", "accuracy")},
+                "parts": list(parts), "seed": seed}, indent=2, default=float))
+
+
 def summarize(out: Path) -> dict:
+    if not out.is_dir():
+        raise SystemExit(f"no results in {out}: run `python {__file__} run` first")
+    blend(out)
     rows = {}
-    for name in ROWS:
+    for name in [*ROWS, *BLENDS]:
         runs = [json.loads(p.read_text()) for p in sorted((out / name).glob("seed*/metrics.json"))]
         if not runs:
             continue
@@ -205,17 +246,20 @@ def summarize(out: Path) -> dict:
 
     for name, row in rows.items():
         epochs = f"{row['epochs_run']:.0f}" if row["epochs_run"] else "–"
+        seconds = f"{row['train_seconds']:.0f}" if row["train_seconds"] else "–"
+        memory = f"{row['peak_rss_mb']:.0f}" if row["peak_rss_mb"] else "–"
         lines.append(f"| {name} | {row['n_seeds']} | {fmt(row['auprc'])} | {fmt(row['auroc'])} | "
-                     f"{row['accuracy']['mean']:.4f} | {row['train_seconds']:.0f} | {epochs} | "
-                     f"{row['peak_rss_mb']:.0f} |")
+                     f"{row['accuracy']['mean']:.4f} | {seconds} | {epochs} | {memory} |")
     table = "\n".join(lines)
     (out / "summary.md").write_text(table + "\n")
     print(table)
     _plot_k_sweep(rows, out / "k_sweep.png")
+    _plot_rows(rows, out / "rows.png")
     return rows
 
 
 def _plot_k_sweep(rows: dict, path: Path) -> None:
+    """AUPRC and AUROC against k (mean ± sd over seeds), with the other fusions as lines."""
     points = [(k, rows[name]) for k, name in K_SWEEP if name in rows]
     if len(points) < 2:
         return
@@ -224,16 +268,42 @@ def _plot_k_sweep(rows: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for metric, color in (("auprc", "C0"), ("auroc", "C1")):
-        means = [r[metric]["mean"] for _, r in points]
-        sds = [r[metric]["sd"] or 0 for _, r in points]
-        ax.errorbar([k for k, _ in points], means, yerr=sds, marker="o", capsize=3,
-                    color=color, label=metric.upper())
-    ax.set_xscale("log", base=2)
-    ax.set(xlabel="partition factor k (d_f = 64, d_v = 64 / k)", ylabel="val score",
-           title="MuFuse partition-factor sweep, P12 val (mean ± sd over seeds)")
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, metric in zip(axes, ("auprc", "auroc")):
+        ax.errorbar([k for k, _ in points], [r[metric]["mean"] for _, r in points],
+                    yerr=[r[metric]["sd"] or 0 for _, r in points], marker="o", capsize=3,
+                    color="C0", label="mufuse (recommended single model)")
+        for i, other in enumerate(("add", "concat", "scane")):
+            if other in rows:
+                ax.axhline(rows[other][metric]["mean"], color=f"C{i + 1}", ls="--", lw=1,
+                           label=f"{other} (mean)")
+        ax.set_xscale("log", base=2)
+        ax.set(xlabel="partition factor k  (d_f = 64, d_v = 64 / k)", ylabel=f"val {metric.upper()}")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("MuFuse partition factor on P12 val, mean ± sd over seeds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_rows(rows: dict, path: Path) -> None:
+    """Every row's val AUPRC and AUROC: mean ± sd over seeds, each seed as a dot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(rows)[::-1]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.32 * len(names) + 1.2), sharey=True)
+    for ax, metric in zip(axes, ("auprc", "auroc")):
+        for y, name in enumerate(names):
+            stat = rows[name][metric]
+            ax.errorbar(stat["mean"], y, xerr=stat["sd"] or 0, fmt="o", color="C0", capsize=3)
+            ax.plot(stat["values"], [y] * len(stat["values"]), "x", color="C1", ms=4)
+        ax.set(xlabel=f"val {metric.upper()}")
+        ax.grid(axis="x", lw=0.3)
+    axes[0].set_yticks(range(len(names)), names)
+    fig.suptitle("P12 val: mean ± sd over seeds (crosses: single seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
