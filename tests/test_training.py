@@ -52,8 +52,9 @@ def test_warmup_cosine_schedule_follows_its_formula(task):
 def test_constant_schedule_keeps_the_learning_rate(task):
     events, labels = task
     recorder = Recorder()
-    MedFuseClassifier(lr=0.003, max_epochs=2, batch_size=32, valid_size=0,
-                      callbacks=[("rec", recorder)], **TINY).fit(events, labels)
+    MedFuseClassifier(lr=0.003, lr_schedule="constant", warmup_epochs=0.0, max_epochs=2,
+                      batch_size=32, valid_size=0, callbacks=[("rec", recorder)],
+                      **TINY).fit(events, labels)
     assert recorder.lrs == [0.003] * 6
 
 
@@ -66,7 +67,8 @@ def test_weight_averaging_is_an_exponential_moving_average(task):
     # by hand: the average starts at the initial weights, which the same seed recreates
     torch.manual_seed(0)
     start = MedFuseModule(n_features=len(clf.feature_names_), n_categories=clf.n_categories_,
-                          d_model=16, n_heads=2, n_layers=1, partition_factor=4)
+                          d_model=16, n_heads=2, n_layers=1, partition_factor=4,
+                          gate=clf.gate, beta_init=clf.beta_init, pooling=clf.pooling)
     average = [p.detach().clone() for p in start.parameters()]
     for weights in recorder.weights:
         average = [0.8 * a + 0.2 * w for a, w in zip(average, weights, strict=True)]
