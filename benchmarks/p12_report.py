@@ -45,6 +45,7 @@ ROWS: dict[str, dict | str] = {
     # initialisation and learning rate of the recommended single model
     "projector_gain4": {**SINGLE, "projector_gain": 4.0},
     "lr3e-3": {**SINGLE, "lr": 3e-3},
+    "d128": {**SINGLE, "d_model": 128},
     # convergence: twice the epochs (the cosine schedule stretched to match)
     "medfuse_24ep": {**SINGLE, "max_epochs": 24, "patience": 8},
     "add_24ep": {**SINGLE, "fusion": "add", "max_epochs": 24, "patience": 8},
