@@ -62,15 +62,12 @@ def _tokens(data_dir):
 
 def _train_medfuse(tokens, labels, epochs: int) -> list[float]:
     from medfuse_sk import MedFuseClassifier
+    from medfuse_sk.reproduce import PAPER
 
-    clf = MedFuseClassifier(
-        d_model=CONFIG["d_model"], partition_factor=CONFIG["partition_factor"],
-        n_layers=CONFIG["n_layers"], n_heads=CONFIG["n_heads"],
-        dim_feedforward=CONFIG["dim_feedforward"], batch_size=CONFIG["batch_size"],
-        max_epochs=epochs, valid_size=0, kernel="torch", random_state=0, verbose=0,
-        # the measured configuration: the paper's gate, mean pooling, every token, constant lr
-        gate="sigmoid", beta_init=0.0, pooling="mean", token_dropout=0.0,
-        lr_schedule="constant", warmup_epochs=0.0)
+    # the measured configuration: the paper's method at the compact size of CONFIG
+    model = {k: v for k, v in CONFIG.items() if k not in ("window", "horizon")}
+    clf = MedFuseClassifier(**{**PAPER, **model}, max_epochs=epochs, valid_size=0,
+                            kernel="torch", random_state=0, verbose=0)
     clf.fit(tokens, labels)
     return [float(d) for d in clf.history_[:, "dur"]]
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from medfuse_sk.reproduce import PAPER
+
 OUT = Path("benchmarks/results/p12")
 
 #: row name → settings passed to ``medfuse p12 --set`` on top of the recommended configuration
@@ -50,10 +52,8 @@ ROWS: dict[str, dict | str] = {
     "medfuse_24ep": {**SINGLE, "max_epochs": 24, "patience": 8},
     "add_24ep": {**SINGLE, "fusion": "add", "max_epochs": 24, "patience": 8},
     # the issue's compact reference: the paper's gates and a plain training loop
-    "paper_recipe": {**SINGLE, "gate": "sigmoid", "beta_init": 0.0, "partition_factor": 4,
-                     "n_layers": 2, "pooling": "mean", "lr_schedule": "constant",
-                     "warmup_epochs": 0.0, "weight_averaging": None, "token_dropout": 0.0,
-                     "max_epochs": 20, "patience": 5},
+    "paper_recipe": {**SINGLE, **PAPER, "weight_averaging": None, "max_epochs": 20,
+                     "patience": 5},
     "xgboost": "xgboost",
     "random_forest": "random_forest",
     "grud": "grud",
@@ -259,16 +259,22 @@ def summarize(out: Path) -> dict:
     return rows
 
 
-def _plot_k_sweep(rows: dict, path: Path) -> None:
-    """AUPRC and AUROC against k (mean ± sd over seeds), with the other fusions as lines."""
-    points = [(k, rows[name]) for k, name in K_SWEEP if name in rows]
-    if len(points) < 2:
-        return
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display on benchmark machines)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _plot_k_sweep(rows: dict, path: Path) -> None:
+    """AUPRC and AUROC against k (mean ± sd over seeds), with the other fusions as lines."""
+    points = [(k, rows[name]) for k, name in K_SWEEP if name in rows]
+    if len(points) < 2:
+        return
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     for ax, metric in zip(axes, ("auprc", "auroc")):
         ax.errorbar([k for k, _ in points], [r[metric]["mean"] for _, r in points],
@@ -289,11 +295,7 @@ def _plot_k_sweep(rows: dict, path: Path) -> None:
 
 def _plot_rows(rows: dict, path: Path) -> None:
     """Every row's val AUPRC and AUROC: mean ± sd over seeds, each seed as a dot."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     names = list(rows)[::-1]
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.32 * len(names) + 1.2), sharey=True)
     for ax, metric in zip(axes, ("auprc", "auroc")):

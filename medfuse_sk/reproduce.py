@@ -28,7 +28,7 @@ from .estimator import MedFuseClassifier
 from .events import EventSet
 from .tokenize import EventTokenizer
 
-__all__ = ["RECOMMENDED", "TOKENIZER_KEYS", "run_p12"]
+__all__ = ["PAPER", "RECOMMENDED", "TOKENIZER_KEYS", "run_p12"]
 
 #: The recommended MedFuse configuration for P12 (see docs/p12-report.md for the evidence).
 RECOMMENDED: dict[str, Any] = {
@@ -38,6 +38,12 @@ RECOMMENDED: dict[str, Any] = {
     "lr": 1e-3, "lr_schedule": "cosine", "warmup_epochs": 1.0, "weight_decay": 1e-2,
     "weight_averaging": 0.99, "token_dropout": 0.1,
     "batch_size": 64, "max_epochs": 12, "patience": 4, "n_models": 3,
+}
+#: The paper's method where it differs from the estimator's defaults: sigmoid gates from
+#: β = 0, k = 4, two layers, mean pooling, a constant learning rate, every token kept.
+PAPER: dict[str, Any] = {
+    "gate": "sigmoid", "beta_init": 0.0, "partition_factor": 4, "n_layers": 2, "pooling": "mean",
+    "lr_schedule": "constant", "warmup_epochs": 0.0, "token_dropout": 0.0,
 }
 TOKENIZER_KEYS = ("window", "horizon", "max_tokens", "scaling", "clip", "truncate")
 
