@@ -1,4 +1,4 @@
-"""Datasets: PhysioNet/CinC Challenge 2012 loader, packaged sample and checked download."""
+"""Datasets: PhysioNet/CinC Challenge 2012 and 2019 loaders, packaged samples and checked download."""
 
 from .physionet2012 import (
     ChecksumError,
@@ -7,11 +7,15 @@ from .physionet2012 import (
     load_physionet2012,
     load_sample,
 )
+from .physionet2019 import PhysioNet2019, load_physionet2019, load_physionet2019_sample
 
 __all__ = [
     "ChecksumError",
     "PhysioNet2012",
+    "PhysioNet2019",
     "fetch_physionet2012",
     "load_physionet2012",
+    "load_physionet2019",
+    "load_physionet2019_sample",
     "load_sample",
 ]
