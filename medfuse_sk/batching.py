@@ -11,19 +11,24 @@ from torch.utils.data import Dataset, Subset
 from ._ragged import gather_rows
 from .tokenize import TokenSet
 
-__all__ = ["TokenDataset", "LengthBucketSampler", "base_dataset_and_indices"]
+__all__ = ["TokenDataset", "TokenDropoutCollate", "LengthBucketSampler",
+           "base_dataset_and_indices"]
 
 
 class TokenDataset(Dataset):
-    """Stays of a :class:`TokenSet` (and labels) for a DataLoader.
+    """Stays of a :class:`TokenSet` (and labels, and per-stay weights) for a DataLoader.
 
     ``dataset[i]`` is just ``i``: :meth:`collate` builds a whole padded batch from the flat
-    token arrays at once, so no per-token Python work happens.
+    token arrays at once, so no per-token Python work happens. With ``sample_weight`` the
+    batch dict carries a ``"sample_weight"`` entry, which the estimator hands to the loss.
     """
 
-    def __init__(self, tokens: TokenSet, y: np.ndarray | None = None) -> None:
+    def __init__(self, tokens: TokenSet, y: np.ndarray | None = None,
+                 sample_weight: np.ndarray | None = None) -> None:
         self.tokens = tokens
         self.y = None if y is None else np.asarray(y, dtype=np.float32)
+        self.sample_weight = (None if sample_weight is None
+                              else np.asarray(sample_weight, dtype=np.float32))
         c = tokens.columns
         self._feature = c["feature"].astype(np.int64)
         self._value = c["value"].astype(np.float32)
@@ -78,9 +83,34 @@ class TokenDataset(Dataset):
             "latest": torch.from_numpy(_latest_of_feature(owner, position, self._feature[rows],
                                                           lengths, width)),
         }
+        if self.sample_weight is not None:
+            batch["sample_weight"] = torch.from_numpy(self.sample_weight[stays])
         y = (torch.zeros(len(stays)) if self.y is None
              else torch.from_numpy(self.y[stays]))
         return batch, y
+
+
+class TokenDropoutCollate:
+    """``collate_fn`` of training batches with token dropout, reproducible from ``seed``.
+
+    Each batch draws its own dropout seed from a generator seeded with ``seed``: in the main
+    process (``num_workers=0``) from ``seed`` itself, in DataLoader worker ``w`` from
+    ``(seed, w)``, so workers never repeat each other's draws. A class, not a closure, so
+    that it also travels to workers started with ``spawn``.
+    """
+
+    def __init__(self, dataset: TokenDataset, token_dropout: float, seed: int) -> None:
+        self.dataset = dataset
+        self.token_dropout = token_dropout
+        self.seed = seed
+        self._rng: np.random.Generator | None = None
+
+    def __call__(self, indices: Sequence[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        if self._rng is None:
+            worker = torch.utils.data.get_worker_info()
+            self._rng = np.random.default_rng(self.seed if worker is None
+                                              else [self.seed, worker.id])
+        return self.dataset.collate(indices, self.token_dropout, int(self._rng.integers(2**63)))
 
 
 def _latest_of_feature(owner: np.ndarray, position: np.ndarray, feature: np.ndarray,

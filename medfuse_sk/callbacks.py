@@ -6,19 +6,45 @@ from __future__ import annotations
 import math
 
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, LRScheduler
+from torch.optim.lr_scheduler import LambdaLR
 
-__all__ = ["WarmupCosine", "WeightAverage", "SCHEDULES"]
+from .params import SCHEDULES
 
-SCHEDULES = ("constant", "cosine")
+__all__ = ["WarmupCosine", "WarmupCosineLR", "WeightAverage", "SCHEDULES"]
 
 
-class WarmupCosine(Callback):
-    """Linear warm-up, then cosine decay to ``min_ratio · lr`` at the last epoch, per batch.
+class WarmupCosine:
+    """Learning-rate multiplier of training step ``s`` (a ``LambdaLR`` ``lr_lambda``).
 
-    The learning rate of training step ``s`` of ``S = max_epochs · batches_per_epoch`` is
-    ``lr · min(1, (s + 1) / W) · (m + (1 - m) · (1 + cos(π s / S)) / 2)`` with ``W`` the
-    warm-up steps and ``m = min_ratio``. With ``schedule="constant"`` only the warm-up applies.
+    ``min(1, (s + 1) / W) · (m + (1 - m) · (1 + cos(π s / S)) / 2)`` with ``W`` the warm-up
+    steps, ``S`` the total steps and ``m = min_ratio``; with ``schedule="constant"`` only the
+    warm-up factor applies. A class rather than a closure so that a fitted net pickles.
+    """
+
+    def __init__(self, schedule: str, warmup_steps: float, total_steps: int,
+                 min_ratio: float = 0.0) -> None:
+        self.schedule = schedule
+        self.warmup_steps = warmup_steps
+        self.total_steps = max(1, total_steps)
+        self.min_ratio = min_ratio
+
+    def __call__(self, step: int) -> float:
+        factor = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
+        if self.schedule == "cosine":
+            progress = min(step / self.total_steps, 1.0)
+            m = self.min_ratio
+            factor *= m + (1.0 - m) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return factor
+
+
+class WarmupCosineLR(LRScheduler):
+    """skorch's ``LRScheduler`` running a ``LambdaLR`` of :class:`WarmupCosine`, per batch.
+
+    Stepping and the per-batch ``event_lr`` record in the history are skorch's. One thing
+    differs: the schedule is built at the first epoch instead of at ``on_train_begin``,
+    because its length in steps (``max_epochs`` × batches per epoch) depends on the size of
+    the training split, which skorch makes only after ``on_train_begin``.
 
     Parameters
     ----------
@@ -30,54 +56,46 @@ class WarmupCosine(Callback):
     """
 
     def __init__(self, schedule: str = "cosine", warmup_epochs: float = 0.0,
-                 min_ratio: float = 0.0) -> None:
+                 min_ratio: float = 0.0, event_name: str | None = "event_lr") -> None:
+        super().__init__(policy=LambdaLR, monitor=None, event_name=event_name,
+                         step_every="batch")
         self.schedule = schedule
         self.warmup_epochs = warmup_epochs
         self.min_ratio = min_ratio
 
+    @property
+    def kwargs(self) -> dict:
+        return {"lr_lambda": getattr(self, "lr_lambda_", None)}
+
     def initialize(self):
         if self.schedule not in SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs!r}")
-        self.step_ = 0
-        self.batches_per_epoch_ = None
-        return self
+        self.lr_lambda_ = None
+        return super().initialize()
 
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self.step_ = 0
+    def on_train_begin(self, net, **kwargs):
+        self.lr_scheduler_ = None
+        self.batch_idx_ = 0
 
-    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        self.batches_per_epoch_ = max(1, math.ceil(len(dataset_train) / net.batch_size))
-
-    def factor(self, step: int, max_epochs: int) -> float:
-        """Multiplier of the base learning rate at training step ``step``."""
-        per_epoch = self.batches_per_epoch_ or 1
-        total = max(1, max_epochs * per_epoch)
-        warmup = self.warmup_epochs * per_epoch
-        factor = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
-        if self.schedule == "cosine":
-            progress = min(step / total, 1.0)
-            m = self.min_ratio
-            factor *= m + (1.0 - m) * 0.5 * (1.0 + math.cos(math.pi * progress))
-        return factor
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        if not training:
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        if self.lr_scheduler_ is not None:
             return
-        lr = net.lr * self.factor(self.step_, net.max_epochs)
-        for group in net.optimizer_.param_groups:
-            group["lr"] = lr
-        self.step_ += 1
+        batch_size = net.get_params_for("iterator_train").get("batch_size", net.batch_size)
+        per_epoch = max(1, math.ceil(len(dataset_train) / batch_size))
+        self.lr_lambda_ = WarmupCosine(self.schedule, self.warmup_epochs * per_epoch,
+                                       net.max_epochs * per_epoch, self.min_ratio)
+        self.lr_scheduler_ = self._get_scheduler(net, self.policy_, last_epoch=-1,
+                                                 **self.kwargs)
 
 
 class WeightAverage(Callback):
     """Exponential moving average of the weights, used for validation and for the final model.
 
     After every training batch ``shadow ← decay · shadow + (1 − decay) · weights``. The
-    validation pass of each epoch runs on the averaged weights (the estimator swaps them in),
-    so early stopping judges and keeps the averaged model; the next epoch trains on from the
-    raw weights. Without a validation split the averaged weights become the model at the end.
+    validation pass of each epoch runs on the averaged weights (swapped in at its first
+    batch), so early stopping judges and keeps the averaged model; the next epoch trains on
+    from the raw weights. Without a validation split the averaged weights become the model
+    at the end.
 
     Parameters
     ----------
@@ -101,6 +119,11 @@ class WeightAverage(Callback):
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         self.shadow_ = [p.detach().clone() for p in self._parameters(net)]
         self.raw_ = None
+
+    @torch.no_grad()
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training:  # a validation batch: judge the averaged weights
+            self.swap_in(net)
 
     @torch.no_grad()
     def on_batch_end(self, net, batch=None, training=False, **kwargs):

@@ -18,6 +18,8 @@ import os
 import torch
 from torch import nn
 
+from .params import ACTIVATIONS, DEFAULTS, FUSIONS, GATES, KERNELS
+
 __all__ = [
     "FUSIONS",
     "GATES",
@@ -28,10 +30,6 @@ __all__ = [
     "resolve_kernel",
 ]
 
-FUSIONS = ("mufuse", "add", "concat", "scane")
-GATES = ("sigmoid", "none")
-ACTIVATIONS = ("tanh", "relu")
-KERNELS = ("auto", "torch", "triton")
 _TIME_BASE = 10000.0
 
 
@@ -139,6 +137,9 @@ def _value_projector(hidden: int, out: int, activation: str) -> nn.Sequential:
 class MuFuseEmbedding(nn.Module):
     """Embed tokens ``(feature id, value, class id, time)`` into ``d_model`` vectors.
 
+    Defaults are the estimator's (:data:`medfuse_sk.params.DEFAULTS`: raw gates from
+    ``beta_init=1``, ``k = 1``); SPEC's equations are ``gate="sigmoid", beta_init=0.0``.
+
     Parameters
     ----------
     n_features : int
@@ -147,28 +148,28 @@ class MuFuseEmbedding(nn.Module):
         Class vocabulary size for categorical tokens (0 disables them).
     d_model : int
         ``d_f``, the token width.
-    partition_factor : int, default 1
+    partition_factor : int
         ``k``: each value gate scales a block of ``k`` feature-embedding entries;
         ``d_v = d_model / k``. Ignored when ``value_dim`` is given.
     value_dim : int, optional
         ``d_v`` directly; ``d_model`` must be a multiple of it.
-    fusion : {"mufuse", "add", "concat", "scane"}, default "mufuse"
+    fusion : {"mufuse", "add", "concat", "scane"}
         How a numerical value meets its feature embedding (``SPEC.md``, fusion variants).
-    gate : {"sigmoid", "none"}, default "sigmoid"
+    gate : {"sigmoid", "none"}
         MuFuse's gate function: the paper's sigmoid, or the raw affine output as in the
         authors' released code.
-    value_hidden : int, default 16
+    value_hidden : int
         Hidden width ``h`` of the value projector.
-    activation : {"tanh", "relu"}, default "tanh"
-    time_encoding : bool, default True
+    activation : {"tanh", "relu"}
+    time_encoding : bool
         Add the sinusoidal encoding of the token's time.
-    kernel : {"auto", "torch", "triton"}, default "auto"
+    kernel : {"auto", "torch", "triton"}
         Implementation of the numerical MuFuse path (see :func:`resolve_kernel`).
-    projector_gain : float, default 1.0
+    projector_gain : float
         Multiplies the initial weights of the projector's output layer. With PyTorch's
         default init, ``φ(x)`` varies by about ±0.3, so sigmoid gates start near 0.5 and
         hardly depend on the value; a gain of 3–4 lets them span about 0.2–0.8 from the start.
-    beta_init : float, default 0.0
+    beta_init : float
         Initial value of the per-feature shift ``β`` (SPEC: 0). With ``gate="none"``,
         ``beta_init=1`` starts every gate at about 1, so a token starts as its feature
         embedding and the value modulates it (``z = e + e ⊙ (αφ(x))``); with 0 the token
@@ -180,16 +181,16 @@ class MuFuseEmbedding(nn.Module):
         n_features: int,
         n_categories: int,
         d_model: int,
-        partition_factor: int = 1,
+        partition_factor: int = DEFAULTS["partition_factor"],
         value_dim: int | None = None,
-        fusion: str = "mufuse",
-        gate: str = "sigmoid",
-        value_hidden: int = 16,
-        activation: str = "tanh",
-        time_encoding: bool = True,
-        kernel: str = "auto",
-        projector_gain: float = 1.0,
-        beta_init: float = 0.0,
+        fusion: str = DEFAULTS["fusion"],
+        gate: str = DEFAULTS["gate"],
+        value_hidden: int = DEFAULTS["value_hidden"],
+        activation: str = DEFAULTS["activation"],
+        time_encoding: bool = DEFAULTS["time_encoding"],
+        kernel: str = DEFAULTS["kernel"],
+        projector_gain: float = DEFAULTS["projector_gain"],
+        beta_init: float = DEFAULTS["beta_init"],
     ) -> None:
         super().__init__()
         if fusion not in FUSIONS:

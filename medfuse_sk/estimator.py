@@ -4,15 +4,25 @@ It accepts a long-format event table (pandas), an :class:`EventSet`, or the
 :class:`TokenSet` an :class:`EventTokenizer` produces inside a Pipeline. Given events, it
 fits its own tokenizer (``tokenizer``, default ``EventTokenizer()``) on the training stays.
 
+Parameters, their defaults and their allowed values are one spec,
+:data:`medfuse_sk.params.PARAMS`; ``fit`` checks them with scikit-learn's parameter
+validation (``InvalidParameterError`` naming the parameter, the value and what is allowed).
+
 Validation split: unless ``train_split`` is given, ``valid_size`` (default 10 %) of the
 training stays, stratified and drawn with ``random_state``, is held out for early stopping
 on validation AUPRC; the weights of the best epoch are kept. ``valid_size=0`` trains on
 everything for ``max_epochs`` epochs.
+
+Randomness: ``fit`` runs inside ``torch.random.fork_rng`` seeded from ``random_state``, so
+the process's global torch RNG is the same after ``fit`` as before, and evaluation loaders
+get their own generator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import inspect
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -20,13 +30,16 @@ import pandas as pd
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils import Tags
+from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 from skorch import NeuralNet, NeuralNetBinaryClassifier
 from skorch.callbacks import EarlyStopping, EpochScoring, EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import ValidSplit
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from .batching import LengthBucketSampler, TokenDataset, base_dataset_and_indices
-from .callbacks import WarmupCosine, WeightAverage
+from . import params as spec
+from .batching import LengthBucketSampler, TokenDataset, TokenDropoutCollate, base_dataset_and_indices
+from .callbacks import WarmupCosineLR, WeightAverage
 from .events import EventSet, _examples
 from .losses import BinaryLoss
 from .model import MedFuseEnsemble, MedFuseModule
@@ -34,10 +47,12 @@ from .tokenize import EventTokenizer, TokenSet
 
 __all__ = ["MedFuseClassifier"]
 
-_MODULE_PARAMS = ("d_model", "partition_factor", "fusion", "gate", "value_hidden", "activation",
-                  "projector_gain", "beta_init",
-                  "time_encoding", "kernel", "n_layers", "n_heads", "dim_feedforward", "dropout",
-                  "norm_first", "pooling")
+_MODULE_PARAMS = tuple(name for name, p in spec.PARAMS.items() if p.to == "module")
+_SKORCH_PARAMS = tuple(name for name, p in spec.PARAMS.items() if p.to == "skorch")
+#: skorch's structural arguments, ahead of the spec in the signature.
+_STRUCTURE = {"module": MedFuseModule, "criterion": BinaryLoss, "optimizer": torch.optim.AdamW}
+#: DataLoader arguments the estimator sets itself (length-bucketed batches, in-order evaluation)
+_OWN_LOADER_ARGS = ("sampler", "batch_sampler", "shuffle", "drop_last")
 
 
 def _silent(*_: Any) -> None:
@@ -52,82 +67,23 @@ def _probabilities(logits: torch.Tensor) -> torch.Tensor:
     return torch.stack([1.0 - positive, positive], dim=1)
 
 
+def _invalid(message: str) -> InvalidParameterError:
+    return InvalidParameterError(f"MedFuseClassifier: {message}")
+
+
 class MedFuseClassifier(NeuralNetBinaryClassifier):
-    """MedFuse classifier for irregular clinical time series, one prediction per stay.
+    __doc__ = """MedFuse classifier for irregular clinical time series, one prediction per stay.
 
     Parameters
     ----------
-    fusion : {"mufuse", "add", "concat", "scane"}, default "mufuse"
-        How a value meets its feature embedding (SPEC.md fusion variants).
-    d_model : int, default 64
-        Token width ``d_f`` and encoder width.
-    partition_factor : int, default 1
-        MuFuse block size ``k``: ``d_v = d_model / k`` gates, each scaling ``k`` entries.
-    gate : {"sigmoid", "none"}, default "none"
-        Raw affine gates as in the authors' released code, or the paper's sigmoid gate
-        (``"sigmoid"``, with ``beta_init=0.0`` for the paper's initialisation). The defaults
-        of this estimator are the configuration that trained best on P12
-        (docs/p12-report.md), not the paper's; the paper's sigmoid gate was the worst option
-        there.
-    value_hidden : int, default 16
-        Hidden width of the value projector.
-    activation : {"tanh", "relu"}, default "tanh"
-        Non-linearity of the value projector.
-    projector_gain : float, default 1.0
-        Scale of the value projector's initial output weights (see ``MuFuseEmbedding``).
-    beta_init : float, default 1.0
-        Initial per-feature gate shift ``β`` (see ``MuFuseEmbedding``; SPEC: 0). With raw
-        gates, 1 starts every token as its feature embedding.
-    time_encoding : bool, default True
-        Add the sinusoidal time encoding to every token.
-    n_layers, n_heads, dim_feedforward, dropout, norm_first, pooling
-        Transformer encoder and pooling (see :class:`~medfuse_sk.model.MedFuseModule`);
-        defaults 1 layer, 4 heads, feed-forward `2·d_model`, dropout 0.1, post-norm,
-        pooling "mean+latest".
-    loss : {"bce", "focal"}, default "bce"
-    class_weight : {"balanced", None} or float, default None
-        Weight of positive stays: "balanced" uses ``n_negative / n_positive`` of the
-        training stays; a float is used as is.
-    lr : float, default 1e-3
-        AdamW learning rate (the peak, when a schedule is used).
-    lr_schedule : {"constant", "cosine"}, default "cosine"
-        ``"cosine"`` decays the learning rate per batch to 0 at ``max_epochs``.
-    warmup_epochs : float, default 1.0
-        Linear warm-up of the learning rate over this many epochs.
-    weight_decay : float, default 1e-2
-    max_epochs : int, default 20
-    batch_size : int, default 64
-        Stays per batch; batches group stays of similar length (length bucketing).
-    patience : int or None, default 5
-        Early stopping: epochs without a better validation AUPRC. ``None``: no stopping
-        (the best epoch's weights are still kept when there is a validation split).
-    n_models : int, default 1
-        Train this many independently initialised networks side by side (a deep ensemble:
-        the loss averages theirs, probabilities are averaged). Costs ``n_models`` times the
-        compute; reduces the variance of the predictions.
-    weight_averaging : float or None, default None
-        Decay of an exponential moving average of the weights (e.g. 0.99); validation,
-        early stopping and the final model use the averaged weights.
-    token_dropout : float, default 0.1
-        Training augmentation: each epoch, every token is left out with this probability
-        (a stay keeps at least its last token).
-    valid_size : float, default 0.1
-        Share of the training stays held out (stratified) for early stopping.
-    kernel : {"auto", "torch", "triton"}, default "auto"
-        Implementation of the MuFuse embedding: Triton on CUDA when available.
-    device : str, default "cpu"
-    random_state : int or None, default None
-        Seeds weights, the validation split, batch order and dropout.
-    verbose : int, default 1
-        1 prints skorch's epoch table; 0 is silent.
-    tokenizer : EventTokenizer or None
-        Used when ``fit`` receives events; ``None`` means ``EventTokenizer()``.
-    stay, time, feature, value : str
-        Column names when ``fit``/``predict_proba`` receive a long table.
-    categorical : sequence of feature names, optional
-        Categorical features of a long table (otherwise inferred, see ``EventSet``).
+    module : nn.Module class, default MedFuseModule
+        The network; with ``n_models > 1`` (or several fusions) a ``MedFuseEnsemble``.
+    criterion : nn.Module class, default BinaryLoss
+    optimizer : torch optimizer class, default torch.optim.AdamW
+{parameters}
     **kwargs
-        Any other skorch ``NeuralNet`` argument (``callbacks``, ``optimizer__*``, ...).
+        Any other skorch ``NeuralNet`` argument (``callbacks``, ``optimizer__*``,
+        ``iterator_train__num_workers``, ...).
 
     Attributes
     ----------
@@ -135,93 +91,67 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         The fitted tokenizer when ``fit`` received events, else None.
     feature_names_ : ndarray
         The feature vocabulary the network was built for.
-    module_ : MedFuseModule
-    history_ : skorch History (per-epoch losses, validation AUPRC/AUROC, durations)
-    """
+    module_ : MedFuseModule or MedFuseEnsemble
+    history_ : skorch History (per-epoch losses, validation AUPRC/AUROC, durations; the
+        learning rate of every batch as ``event_lr``)
+    """.replace("{parameters}", spec.docstring())
 
-    def __init__(
-        self,
-        module: Any = MedFuseModule,
-        *,
-        fusion: str = "mufuse",
-        d_model: int = 64,
-        partition_factor: int = 1,
-        gate: str = "none",
-        value_hidden: int = 16,
-        activation: str = "tanh",
-        projector_gain: float = 1.0,
-        beta_init: float = 1.0,
-        time_encoding: bool = True,
-        n_layers: int = 1,
-        n_heads: int = 4,
-        dim_feedforward: int | None = None,
-        dropout: float = 0.1,
-        norm_first: bool = False,
-        pooling: str = "mean+latest",
-        loss: str = "bce",
-        class_weight: str | float | None = None,
-        lr: float = 1e-3,
-        lr_schedule: str = "cosine",
-        warmup_epochs: float = 1.0,
-        weight_decay: float = 1e-2,
-        max_epochs: int = 20,
-        batch_size: int = 64,
-        patience: int | None = 5,
-        n_models: int = 1,
-        weight_averaging: float | None = None,
-        token_dropout: float = 0.1,
-        valid_size: float = 0.1,
-        kernel: str = "auto",
-        device: str = "cpu",
-        random_state: int | None = None,
-        verbose: int = 1,
-        tokenizer: EventTokenizer | None = None,
-        stay: str = "stay_id",
-        time: str = "time",
-        feature: str = "feature",
-        value: str = "value",
-        categorical: Sequence[Any] | None = None,
-        criterion: Any = BinaryLoss,
-        optimizer: Any = torch.optim.AdamW,
-        train_split: Any = "auto",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(module, criterion=criterion, optimizer=optimizer, lr=lr,
-                         max_epochs=max_epochs, batch_size=batch_size, device=device,
-                         train_split=train_split, verbose=verbose, **kwargs)
-        self.fusion = fusion
-        self.d_model = d_model
-        self.partition_factor = partition_factor
-        self.gate = gate
-        self.value_hidden = value_hidden
-        self.activation = activation
-        self.projector_gain = projector_gain
-        self.beta_init = beta_init
-        self.time_encoding = time_encoding
-        self.n_layers = n_layers
-        self.n_heads = n_heads
-        self.dim_feedforward = dim_feedforward
-        self.dropout = dropout
-        self.norm_first = norm_first
-        self.pooling = pooling
-        self.loss = loss
-        self.class_weight = class_weight
-        self.lr_schedule = lr_schedule
-        self.warmup_epochs = warmup_epochs
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.n_models = n_models
-        self.weight_averaging = weight_averaging
-        self.token_dropout = token_dropout
-        self.valid_size = valid_size
-        self.kernel = kernel
-        self.random_state = random_state
-        self.tokenizer = tokenizer
-        self.stay = stay
-        self.time = time
-        self.feature = feature
-        self.value = value
-        self.categorical = categorical
+    _parameter_constraints: dict = {**spec.constraints(),
+                                    **{name: [callable] for name in _STRUCTURE}}
+
+    def __init__(self, module: Any = MedFuseModule, *, criterion: Any = BinaryLoss,
+                 optimizer: Any = torch.optim.AdamW, **kwargs: Any) -> None:
+        own = {name: kwargs.pop(name, p.default) for name, p in spec.PARAMS.items()}
+        for_skorch = {name: own.pop(name) for name in _SKORCH_PARAMS}
+        super().__init__(module, criterion=criterion, optimizer=optimizer, **for_skorch,
+                         **kwargs)
+        vars(self).update(own)
+
+    __init__.__signature__ = spec.signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+         inspect.Parameter("module", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                           default=MedFuseModule),
+         *(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+           for name, default in _STRUCTURE.items() if name != "module")])
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.input_tags.two_d_array = False  # stays of events, not a feature matrix
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = True  # NaN values are absent observations
+        tags.classifier_tags.multi_class = False
+        tags.target_tags.required = True
+        return tags
+
+    # -- parameters ----------------------------------------------------------------------
+    def _check_params(self) -> None:
+        """scikit-learn's validation of every spec parameter, then the rules that tie two
+        parameters together."""
+        validate_parameter_constraints(self._parameter_constraints, self.get_params(deep=False),
+                                       caller_name=type(self).__name__)
+        if self.d_model % self.n_heads:
+            raise _invalid(f"d_model={self.d_model} must be a multiple of n_heads={self.n_heads}")
+        if self.d_model % self.partition_factor:
+            raise _invalid(f"d_model={self.d_model} must be a multiple of partition_factor="
+                           f"{self.partition_factor} (each gate scales a whole block of k entries)")
+        if not isinstance(self.fusion, str) and self.n_models != 1 \
+                and self.n_models % len(self.fusion):
+            raise _invalid(f"n_models={self.n_models} must be 1 (one network per fusion) or a "
+                           f"multiple of the {len(self.fusion)} fusions {tuple(self.fusion)}")
+        if not isinstance(self.train_split, str) and self.valid_size != spec.PARAMS["valid_size"].default:
+            raise _invalid(f"valid_size={self.valid_size!r} has no effect with train_split="
+                           f"{self.train_split!r}; set one of them")
+        if "callbacks__early_stopping__patience" in vars(self):
+            raise _invalid("set the early-stopping patience with patience=, not "
+                           "callbacks__early_stopping__patience")
+
+    def _n_members(self) -> int:
+        """Networks in the module: ``n_models``, or one per fusion when several are given."""
+        if isinstance(self.fusion, str):
+            return self.n_models
+        return max(self.n_models, len(self.fusion))
 
     # -- skorch plumbing -----------------------------------------------------------------
     @property
@@ -229,7 +159,7 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         callbacks = [
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("lr_schedule", WarmupCosine(self.lr_schedule, self.warmup_epochs)),
+            ("lr_schedule", WarmupCosineLR(self.lr_schedule, self.warmup_epochs)),
         ]
         if self.weight_averaging is not None:
             callbacks.append(("weight_averaging", WeightAverage(self.weight_averaging)))
@@ -247,15 +177,14 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
             ]
         return callbacks + [("print_log", PrintLog())]
 
-    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        if not training and self.weight_averaging is not None:
-            dict(self.callbacks_)["weight_averaging"].swap_in(self)
-        return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
-
     def _has_validation(self) -> bool:
-        if self.train_split == "auto":
-            return bool(self.valid_size)
-        return bool(self.train_split)
+        if isinstance(self.train_split, str):  # "auto"; other strings fail validation at fit
+            return not (isinstance(self.valid_size, Real) and self.valid_size == 0)
+        return self.train_split is not None and self.train_split is not False
+
+    def _get_param_names(self):
+        # skorch lists every public attribute; its private bookkeeping is no parameter
+        return [name for name in super()._get_param_names() if not name.startswith("_")]
 
     def _get_predict_nonlinearity(self):
         if self.predict_nonlinearity == "auto":  # our criterion works on logits
@@ -265,15 +194,23 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
     def initialize_module(self):
         kwargs = self.get_params_for("module")
         module = self.module
-        if self.n_models > 1 and module is MedFuseModule:
-            module, kwargs = MedFuseEnsemble, {**kwargs, "n_models": self.n_models}
+        if self._n_members() > 1 and module is MedFuseModule:
+            module, kwargs = MedFuseEnsemble, {**kwargs, "n_models": self._n_members()}
         self.module_ = self.initialized_instance(module, kwargs)
         return self
 
     def infer(self, x, **fit_params):
-        if self.n_models > 1:  # (B, n_models) logits, which the binary classifier refuses
+        x = {k: v for k, v in x.items() if k != "sample_weight"}  # for the loss, not the net
+        if self._n_members() > 1:  # (B, n_models) logits, which the binary classifier refuses
             return NeuralNet.infer(self, x, **fit_params)
         return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        weight = X.get("sample_weight") if isinstance(X, dict) else None
+        y_true = y_true.to(y_pred.device)
+        if weight is None:
+            return self.criterion_(y_pred, y_true)
+        return self.criterion_(y_pred, y_true, sample_weight=weight.to(y_pred.device))
 
     def get_params_for(self, prefix: str) -> dict:
         params = super().get_params_for(prefix)
@@ -296,9 +233,6 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
             return None
         if self.class_weight == "balanced":
             return float(self.class_balance_)
-        if isinstance(self.class_weight, str):
-            raise ValueError(f"class_weight must be 'balanced', a float or None, "
-                             f"got {self.class_weight!r}")
         return float(self.class_weight)
 
     def get_dataset(self, X, y=None):
@@ -307,7 +241,7 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         return TokenDataset(X, y)
 
     def get_split_datasets(self, X, y=None, **fit_params):
-        if self.train_split != "auto":
+        if not isinstance(self.train_split, str):
             return super().get_split_datasets(X, y, **fit_params)
         dataset = self.get_dataset(X, y)
         if not self.valid_size:
@@ -316,21 +250,46 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         return split(dataset, y)
 
     def get_iterator(self, dataset, training: bool = False):
+        """A DataLoader of length-bucketed batches (training) or in-order batches.
+
+        ``iterator_train__*`` / ``iterator_valid__*`` reach the DataLoader (``num_workers``,
+        ``pin_memory``, ``collate_fn``, ``batch_size``, ...), except the batch arguments the
+        estimator owns (``sampler``, ``batch_sampler``, ``shuffle``, ``drop_last``).
+        """
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = self.get_params_for(prefix)
+        refused = [name for name in _OWN_LOADER_ARGS if name in kwargs]
+        if refused:
+            raise _invalid(f"{', '.join(prefix + '__' + n for n in refused)}: the estimator "
+                           "makes the batches itself (length-bucketed and shuffled in "
+                           "training, in input order for evaluation)")
+        batch_size = kwargs.pop("batch_size", self.batch_size)
         base, indices = base_dataset_and_indices(dataset)
+        if batch_size == -1:
+            batch_size = len(indices)
         if training:
-            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())  # follows the torch seed
-            sampler = LengthBucketSampler(base.lengths[indices], self.batch_size, seed)
+            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())  # follows the forked seed
+            sampler = LengthBucketSampler(base.lengths[indices], batch_size, seed)
+            collate = (TokenDropoutCollate(base, self.token_dropout, seed)
+                       if self.token_dropout else base.collate)
         else:  # keep the input order: predictions come back aligned with the stays
             n = len(indices)
-            sampler = [list(range(i, min(i + self.batch_size, n)))
-                       for i in range(0, n, self.batch_size)]
-        collate = base.collate
-        if training and self.token_dropout:
-            rng = np.random.default_rng(seed)
+            sampler = [list(range(i, min(i + batch_size, n))) for i in range(0, n, batch_size)]
+            collate = base.collate
+            kwargs.setdefault("generator", torch.Generator())  # no draw from the global RNG
+        kwargs.setdefault("collate_fn", collate)
+        iterator = self.iterator_train if training else self.iterator_valid
+        return iterator(dataset, batch_sampler=sampler, **kwargs)
 
-            def collate(indices):
-                return base.collate(indices, self.token_dropout, int(rng.integers(2**63)))
-        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
+    @contextlib.contextmanager
+    def _own_rng(self, seed: int):
+        """Run the block on forked torch RNGs (CPU and this estimator's CUDA devices) seeded
+        with ``seed``: whatever it draws, the global RNG states are the same afterwards."""
+        cuda = torch.device(self.device).type == "cuda"
+        devices = list(range(torch.cuda.device_count())) if cuda else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
 
     # -- data preparation ----------------------------------------------------------------
     def _events(self, X: Any) -> EventSet:
@@ -357,7 +316,7 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
                 "after an EventTokenizer); predict on tokens too, or fit on events")
         return self.tokenizer_.transform(self._events(X))
 
-    def fit(self, X: Any, y: Any, **fit_params) -> MedFuseClassifier:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **fit_params) -> MedFuseClassifier:
         """Train on stays ``X`` with one binary label per stay.
 
         Parameters
@@ -367,16 +326,35 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
             A Series is aligned to the stays by its index (stay ids); an array is taken
             in the order of ``X``'s stays (``X.stay_ids``; for a table, order of first
             appearance).
+        sample_weight : array-like or pandas Series of floats >= 0, optional
+            Per-stay weights, aligned like ``y``. The training and validation losses are
+            ``Σ w_i l_i / Σ w_i`` over a batch, so an integer weight counts a stay that
+            many times and 0 leaves it out of the loss (validation AUPRC/AUROC stay
+            unweighted). Meta-estimators pass it through metadata routing:
+            ``clf.set_fit_request(sample_weight=True)`` with
+            ``sklearn.set_config(enable_metadata_routing=True)``.
+        **fit_params
+            Passed on to skorch's ``fit``.
+
+        Returns
+        -------
+        self
         """
-        if self.random_state is not None:
-            torch.manual_seed(self.random_state)
+        self._check_params()
         tokens = self._tokens_for_fit(X)
         target = _aligned_labels(y, tokens.stay_ids)
+        weight = None
+        if sample_weight is not None:
+            weight = _aligned_weights(sample_weight, tokens.stay_ids, target)
         counts = np.bincount(target.astype(np.int64), minlength=2)
         self.class_balance_ = counts[0] / counts[1]
         self.feature_names_ = tokens.feature_names
         self.n_categories_ = tokens.n_categories
-        return super().fit(tokens, target, **fit_params)
+        seed = self.random_state
+        if seed is None:  # follow torch's global seed, as skorch users expect
+            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
+        with self._own_rng(seed):
+            return super().fit(TokenDataset(tokens, target, weight), target, **fit_params)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "feature_names_") or not getattr(self, "initialized_", False):
@@ -404,6 +382,15 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         tokens = self._tokens_for_predict(X)
         proba = super().predict_proba(TokenDataset(tokens))[:, 1]
         return pd.Series(proba, index=pd.Index(tokens.stay_ids, name=self.stay), name="risk")
+
+    def explain(self, X: Any, **kwargs: Any) -> pd.DataFrame:
+        """Per-token attributions of each stay's risk (integrated gradients, needs Captum).
+
+        See :func:`medfuse_sk.explain.explain` for the options and the returned table.
+        """
+        from .explain import explain
+
+        return explain(self, X, **kwargs)
 
 
 def _aligned_labels(y: Any, stay_ids: np.ndarray) -> np.ndarray:
@@ -436,4 +423,34 @@ def _aligned_labels(y: Any, stay_ids: np.ndarray) -> np.ndarray:
     if len(labels) < 2:
         raise ValueError(f"y has a single class ({labels.pop()!r}); training needs both "
                          "positive and negative stays")
+    return values.astype(np.float32)
+
+
+def _aligned_weights(weight: Any, stay_ids: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per-stay weights in the order of ``stay_ids`` (a Series is aligned by its index)."""
+    if isinstance(weight, pd.Series):
+        absent = pd.Index(stay_ids).difference(weight.index)
+        if len(absent):
+            raise ValueError(f"sample_weight has no weight for {len(absent)} stay(s): "
+                             f"{_examples(absent.tolist())}. A Series of weights is matched "
+                             "to stays by its index (stay ids).")
+        if not weight.index.is_unique:
+            raise ValueError("sample_weight's index (stay ids) has duplicates")
+        weight = weight.reindex(stay_ids)
+    try:
+        values = np.asarray(weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"sample_weight must hold numbers, one per stay ({exc})") from exc
+    if values.ndim != 1 or len(values) != len(stay_ids):
+        raise ValueError(f"sample_weight must hold one weight per stay: {len(stay_ids)} stays, "
+                         f"got shape {values.shape}")
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        raise ValueError(f"sample_weight must be finite and >= 0; stays "
+                         f"{_examples(np.asarray(stay_ids)[bad].tolist())} have "
+                         f"{_examples(values[bad].tolist())}")
+    for label in (0, 1):
+        if not values[target == label].sum() > 0:
+            raise ValueError(f"sample_weight is 0 for every stay of class {label}; training "
+                             "needs weight on both classes")
     return values.astype(np.float32)

@@ -7,10 +7,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .embedding import MuFuseEmbedding
+from .params import DEFAULTS, POOLINGS
 
-__all__ = ["MedFuseModule", "MedFuseEnsemble", "EncoderLayer", "ByteDropout"]
+__all__ = ["MedFuseModule", "MedFuseEnsemble", "EncoderLayer", "ByteDropout", "POOLINGS"]
 
-POOLINGS = ("mean", "cls", "attention", "mean+attention", "latest", "mean+latest")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -105,23 +105,25 @@ class MedFuseModule(nn.Module):
 
     Parameters
     ----------
+    Defaults are those of the estimator's parameter spec (:data:`medfuse_sk.params.DEFAULTS`),
+    so a module built directly is the model the estimator documents.
+
     n_features, n_categories : int
         Vocabulary sizes (learned by the tokenizer).
-    d_model : int, default 64
+    d_model : int
         Token width ``d_f`` (and the encoder's width).
-    partition_factor : int, default 4
-        MuFuse's ``k = d_f / d_v``.
-    fusion, gate, value_hidden, activation, time_encoding, kernel, projector_gain, beta_init
-        Passed to :class:`~medfuse_sk.embedding.MuFuseEmbedding`.
-    n_layers : int, default 2
-    n_heads : int, default 4
-    dim_feedforward : int or None, default None
+    **embedding
+        ``partition_factor``, ``fusion``, ``gate``, ``value_hidden``, ``activation``,
+        ``time_encoding``, ``kernel``, ``projector_gain``, ``beta_init``: passed to
+        :class:`~medfuse_sk.embedding.MuFuseEmbedding`.
+    n_layers, n_heads : int
+    dim_feedforward : int or None
         Feed-forward width; ``None`` means ``2 * d_model``.
-    dropout : float, default 0.1
-    norm_first : bool, default False
+    dropout : float
+    norm_first : bool
         Pre-LayerNorm layers instead of the original post-LayerNorm.
     pooling : {"mean", "cls", "attention", "mean+attention", "latest", "mean+latest"}
-        Mean over observed tokens only (default); a learned summary token prepended to each
+        Mean over observed tokens only; a learned summary token prepended to each
         stay; attention pooling (softmax of a learned score per observed token); the mean
         over each feature's most recent token (the current state of every variable); or two
         of them side by side.
@@ -131,31 +133,20 @@ class MedFuseModule(nn.Module):
         self,
         n_features: int,
         n_categories: int = 0,
-        d_model: int = 64,
-        partition_factor: int = 4,
-        fusion: str = "mufuse",
-        gate: str = "sigmoid",
-        value_hidden: int = 16,
-        activation: str = "tanh",
-        time_encoding: bool = True,
-        kernel: str = "auto",
-        projector_gain: float = 1.0,
-        beta_init: float = 0.0,
-        n_layers: int = 2,
-        n_heads: int = 4,
-        dim_feedforward: int | None = None,
-        dropout: float = 0.1,
-        norm_first: bool = False,
-        pooling: str = "mean",
+        *,
+        d_model: int = DEFAULTS["d_model"],
+        n_layers: int = DEFAULTS["n_layers"],
+        n_heads: int = DEFAULTS["n_heads"],
+        dim_feedforward: int | None = DEFAULTS["dim_feedforward"],
+        dropout: float = DEFAULTS["dropout"],
+        norm_first: bool = DEFAULTS["norm_first"],
+        pooling: str = DEFAULTS["pooling"],
+        **embedding,
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-        self.embedding = MuFuseEmbedding(
-            n_features, n_categories, d_model, partition_factor=partition_factor, fusion=fusion,
-            gate=gate, value_hidden=value_hidden, activation=activation,
-            time_encoding=time_encoding, kernel=kernel, projector_gain=projector_gain,
-            beta_init=beta_init)
+        self.embedding = MuFuseEmbedding(n_features, n_categories, d_model, **embedding)
         ff = dim_feedforward or 2 * d_model
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, n_heads, ff, dropout, norm_first) for _ in range(n_layers))

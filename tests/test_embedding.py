@@ -86,7 +86,8 @@ def test_numerical_tokens_match_spec(fusion, k, gate):
 
 
 def test_k_equal_one_is_the_plain_hadamard_product():
-    emb = MuFuseEmbedding(4, 0, 8, partition_factor=1, time_encoding=False, kernel="torch")
+    emb = MuFuseEmbedding(4, 0, 8, partition_factor=1, gate="sigmoid", time_encoding=False,
+                          kernel="torch")
     randomise(emb)
     f, x = torch.tensor([1, 2, 3]), torch.tensor([0.1, -0.4, 2.0])
     with torch.no_grad():
@@ -98,7 +99,7 @@ def test_k_equal_one_is_the_plain_hadamard_product():
 def test_categorical_tokens_are_concat_then_linear():
     d = 8
     emb = MuFuseEmbedding(n_features=5, n_categories=4, d_model=d, partition_factor=2,
-                          kernel="torch").double()
+                          gate="sigmoid", kernel="torch").double()
     randomise(emb, seed=3)
     f = torch.tensor([2, 4, 1])
     c = torch.tensor([-1, 3, 1])
@@ -128,7 +129,7 @@ def test_invalid_settings_are_clear_errors(kwargs, message):
 def test_padding_does_not_change_a_stays_prediction():
     torch.manual_seed(0)
     model = MedFuseModule(n_features=6, n_categories=3, d_model=16, partition_factor=4,
-                          n_heads=4, dropout=0.0, kernel="torch").eval()
+                          n_heads=4, dropout=0.0, pooling="mean", kernel="torch").eval()
     f = torch.tensor([[1, 2, 3]])
     x = torch.tensor([[0.5, -0.1, 1.0]])
     c = torch.tensor([[-1, 2, -1]])

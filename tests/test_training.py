@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, LRScheduler
 from synthetic import u_shaped_task
 
 from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
@@ -36,6 +36,12 @@ def task():
     return u_shaped_task(n_stays=96, seed=0)
 
 
+def _batch_lrs(clf):
+    """The learning rate of every training batch, as skorch's LRScheduler recorded it."""
+    return [lr for epoch in clf.history[:, "batches"] for batch in epoch
+            for lr in [batch.get("event_lr")] if lr is not None]
+
+
 def test_warmup_cosine_schedule_follows_its_formula(task):
     events, labels = task
     recorder = Recorder()
@@ -45,17 +51,18 @@ def test_warmup_cosine_schedule_follows_its_formula(task):
     per_epoch, total = 3, 9
     want = [0.01 * min(1, (s + 1) / per_epoch) * 0.5 * (1 + math.cos(math.pi * s / total))
             for s in range(total)]
-    np.testing.assert_allclose(recorder.lrs, want, rtol=1e-12)
-    assert recorder.lrs[2] > recorder.lrs[-1] > 0
+    np.testing.assert_allclose(_batch_lrs(clf), want, rtol=1e-12)
+    # the optimizer really ran at those rates (recorded after each step: the next batch's)
+    np.testing.assert_allclose(recorder.lrs[:-1], want[1:], rtol=1e-12)
+    assert want[2] > want[-1] > 0
+    assert isinstance(clf.callbacks_[2][1], LRScheduler)
 
 
 def test_constant_schedule_keeps_the_learning_rate(task):
     events, labels = task
-    recorder = Recorder()
-    MedFuseClassifier(lr=0.003, lr_schedule="constant", warmup_epochs=0.0, max_epochs=2,
-                      batch_size=32, valid_size=0, callbacks=[("rec", recorder)],
-                      **TINY).fit(events, labels)
-    assert recorder.lrs == [0.003] * 6
+    clf = MedFuseClassifier(lr=0.003, lr_schedule="constant", warmup_epochs=0.0, max_epochs=2,
+                            batch_size=32, valid_size=0, **TINY).fit(events, labels)
+    assert _batch_lrs(clf) == [0.003] * 6
 
 
 def test_weight_averaging_is_an_exponential_moving_average(task):
