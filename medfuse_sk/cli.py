@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "e.g. --set fusion=add --set window=None")
     p_p12.add_argument("--quiet", action="store_true")
     p_p12.set_defaults(func=p12)
+
+    from .explain_cli import add_parser as add_explain_parser
+    add_explain_parser(sub)
     return parser
 
 
