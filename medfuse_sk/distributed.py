@@ -149,13 +149,15 @@ class DistributedMedFuseClassifier(MedFuseClassifier):
         _check_same_data(self._fingerprint(X, y))
         # one GPU per process: init_from_environment made LOCAL_RANK's GPU the current one
         device_ids = [torch.cuda.current_device()] if _on_cuda() else None
-        # wrapping broadcasts rank 0's weights and buffers to every process
-        self._ddp = DistributedDataParallel(self.module_, device_ids=device_ids,
-                                            find_unused_parameters=True)
+        # wrapping broadcasts rank 0's weights and buffers to every process; object.__setattr__
+        # because skorch would register a module attribute as one of the net's own modules
+        ddp = DistributedDataParallel(self.module_, device_ids=device_ids,
+                                      find_unused_parameters=True)
+        object.__setattr__(self, "_ddp", ddp)
         try:
             return super().partial_fit(X, y, classes=classes, **fit_params)
         finally:
-            self._ddp = None
+            object.__setattr__(self, "_ddp", None)
 
     @staticmethod
     def _fingerprint(X: Any, y: Any) -> list[float]:
