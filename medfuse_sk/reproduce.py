@@ -13,18 +13,15 @@ Protocol
 
 from __future__ import annotations
 
-import json
 import os
-import platform
-import resource
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .estimator import MedFuseClassifier
+from .evaluation import evaluate, machine_info
 from .events import EventSet
 from .tokenize import EventTokenizer
 
@@ -81,7 +78,6 @@ def run_p12(
     dict with the metrics, configuration, seed, timings, peak memory and machine.
     """
     from .datasets import load_physionet2012
-    from .metrics import binary_metrics
 
     if eval_split not in ("val", "test"):
         raise ValueError(f"eval_split must be 'val' or 'test', got {eval_split!r}")
@@ -112,62 +108,16 @@ def run_p12(
     clf = MedFuseClassifier(random_state=seed, verbose=verbose, **model_params, **extra)
     clf.fit(train_tokens, train.labels.loc[train_tokens.stay_ids].to_numpy())
     trained = time.perf_counter()
-    proba = clf.predict_proba(scored_tokens)[:, 1]
-    y_true = scored.labels.loc[scored_tokens.stay_ids].to_numpy()
-    metrics = binary_metrics(y_true, proba, n_bootstrap=n_bootstrap, random_state=seed)
     history = clf.history_
     scores = history[:, "valid_auprc"]
-    result = {
-        "eval_split": eval_split,
-        **{k: metrics[k] for k in ("auprc", "auroc", "accuracy")},
-        "n_stays": int(len(y_true)), "n_positive": int(y_true.sum()),
+    info = {
         "config": config, "seed": seed,
         "epochs_run": len(history), "best_epoch": int(np.argmax(scores)) + 1,
         "best_valid_auprc": float(np.max(scores)),
         "epoch_seconds_median": float(np.median(history[:, "dur"])),
         "train_seconds": round(trained - prepared, 1),
         "wall_seconds": round(time.perf_counter() - started, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        **machine_info(),
     }
-    if out is not None:
-        _write(Path(out), result, scored_tokens.stay_ids, y_true, proba)
-    return result
-
-
-def _write(out: Path, result: dict, stay_ids, y_true, proba) -> None:
-    import pandas as pd
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(result, indent=2, default=float))
-    pd.DataFrame({"stay_id": stay_ids, "label": y_true, "proba": proba}).to_csv(
-        out / "predictions.csv", index=False)
-    try:
-        plot_curves(y_true, proba, out / "curves.png", title=f"MedFuse, {result['eval_split']}")
-    except ImportError:  # matplotlib is optional
-        warnings.warn("matplotlib is not installed: no curves.png written", stacklevel=2)
-
-
-def plot_curves(y_true, proba, path: Path, title: str = "") -> None:
-    """PR and ROC curves side by side, saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
-
-    precision, recall, _ = precision_recall_curve(y_true, proba)
-    fpr, tpr, _ = roc_curve(y_true, proba)
-    fig, (ax_pr, ax_roc) = plt.subplots(1, 2, figsize=(9, 4))
-    ax_pr.plot(recall, precision)
-    ax_pr.axhline(np.mean(y_true), ls="--", c="grey", lw=0.8)
-    ax_pr.set(xlabel="recall", ylabel="precision",
-              title=f"PR (AUPRC {average_precision_score(y_true, proba):.3f})")
-    ax_roc.plot(fpr, tpr)
-    ax_roc.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8)
-    ax_roc.set(xlabel="false positive rate", ylabel="true positive rate",
-               title=f"ROC (AUROC {roc_auc_score(y_true, proba):.3f})")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return evaluate(clf, scored_tokens, scored.labels, split=eval_split, out=out, info=info,
+                    title=f"MedFuse, {eval_split}", n_bootstrap=n_bootstrap, random_state=seed)
