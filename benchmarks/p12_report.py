@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
 import subprocess
 import sys
 import time
@@ -84,13 +81,12 @@ def run_row(name: str, seed: int, out: Path, extra: dict) -> None:
 
 def baseline(model: str, seed: int, out: Path) -> None:
     """Fit a tree baseline on train (early stopping on 10 % of train), score val."""
-    import pandas as pd
     from sklearn.model_selection import train_test_split
 
     from medfuse_sk import EventSet
     from medfuse_sk.baselines import make_random_forest, make_xgboost
     from medfuse_sk.datasets import load_physionet2012
-    from medfuse_sk.metrics import binary_metrics
+    from medfuse_sk.evaluation import evaluate, machine_info
 
     started = time.perf_counter()
     train = load_physionet2012(split="train", progress=False)
@@ -114,21 +110,11 @@ def baseline(model: str, seed: int, out: Path) -> None:
         pipe = make_random_forest(random_state=seed).fit(X, y)
         config = {"model": "random_forest", **pipe[-1].get_params()}
     train_seconds = time.perf_counter() - fit_start
-    proba = pipe.predict_proba(X_val)[:, 1]
-    metrics = binary_metrics(y_val, proba, random_state=seed)
-    result = {
-        "eval_split": "val", **{k: metrics[k] for k in ("auprc", "auroc", "accuracy")},
-        "n_stays": int(len(y_val)), "n_positive": int(y_val.sum()),
-        "config": {k: v for k, v in config.items() if _jsonable(v)}, "seed": seed,
-        "train_seconds": round(train_seconds, 1),
-        "wall_seconds": round(time.perf_counter() - started, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"stay_id": X_val.stay_ids, "label": y_val, "proba": proba}).to_csv(
-        out / "predictions.csv", index=False)
-    (out / "metrics.json").write_text(json.dumps(result, indent=2, default=float))
+    info = {"config": {k: v for k, v in config.items() if _jsonable(v)}, "seed": seed,
+            "train_seconds": round(train_seconds, 1),
+            "wall_seconds": round(time.perf_counter() - started, 1), **machine_info()}
+    result = evaluate(pipe, X_val, y_val, split="val", out=out, info=info, random_state=seed,
+                      title=f"{model}, val")
     print(json.dumps({k: result[k]["value"] for k in ("auprc", "auroc", "accuracy")}))
 
 
@@ -198,7 +184,7 @@ def blend(out: Path) -> None:
     """Write each blend's per-seed metrics from its parts' ``predictions.csv``."""
     import pandas as pd
 
-    from medfuse_sk.metrics import binary_metrics
+    from medfuse_sk.evaluation import metrics_result, write_evaluation
 
     for name, parts in BLENDS.items():
         seeds = set.intersection(*({int(p.parent.name[4:]) for p in
@@ -210,12 +196,10 @@ def blend(out: Path) -> None:
                 raise ValueError(f"{name}: the parts scored different stays for seed {seed}")
             proba = np.mean([f["proba"].to_numpy() for f in frames], axis=0)
             labels = frames[0]["label"].to_numpy()
-            metrics = binary_metrics(labels, proba, random_state=seed)
-            target = out / name / f"seed{seed}"
-            target.mkdir(parents=True, exist_ok=True)
-            (target / "metrics.json").write_text(json.dumps({
-                "eval_split": "val", **{k: metrics[k] for k in ("auprc", "auroc", "accuracy")},
-                "parts": list(parts), "seed": seed}, indent=2, default=float))
+            result = metrics_result(labels, proba, split="val", random_state=seed,
+                                    info={"parts": list(parts), "seed": seed})
+            write_evaluation(out / name / f"seed{seed}", result, frames[0].index, labels, proba,
+                             title=f"{name}, val")
 
 
 def summarize(out: Path) -> dict:
