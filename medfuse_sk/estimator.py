@@ -246,7 +246,7 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         dataset = self.get_dataset(X, y)
         if not self.valid_size:
             return dataset, None
-        split = ValidSplit(self.valid_size, stratified=True, random_state=self.random_state)
+        split = ValidSplit(self.valid_size, stratified=True, random_state=self.seed_)
         return split(dataset, y)
 
     def get_iterator(self, dataset, training: bool = False):
@@ -353,6 +353,7 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         seed = self.random_state
         if seed is None:  # follow torch's global seed, as skorch users expect
             seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
+        self.seed_ = seed  # weights, validation split, batch order and dropout all follow it
         with self._own_rng(seed):
             return super().fit(TokenDataset(tokens, target, weight), target, **fit_params)
 

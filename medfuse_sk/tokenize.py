@@ -107,6 +107,14 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         self.scaling = scaling
         self.clip = clip
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # stays of events (EventSet or long table)
+        tags.input_tags.string = tags.input_tags.categorical = True
+        tags.input_tags.allow_nan = True  # NaN values are absent observations
+        tags.transformer_tags.preserves_dtype = []  # the output is a TokenSet
+        return tags
+
     # -- fit ---------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> EventTokenizer:
         """Learn the feature vocabulary, categorical classes and value scaling from ``X``."""

@@ -5,14 +5,22 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
+from sklearn.utils import estimator_checks
+from skorch import NeuralNetBinaryClassifier
+from skorch.callbacks import Callback, LRScheduler
+from skorch.helper import predefined_split
 from synthetic import u_shaped_task
+from torch.optim.lr_scheduler import LambdaLR
 
 from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
+from medfuse_sk.batching import TokenDataset
+from medfuse_sk.model import MedFuseModule
 
 TINY = dict(d_model=16, n_heads=2, n_layers=1, partition_factor=4, max_epochs=2, verbose=0)
 
@@ -178,9 +186,139 @@ def test_options_train(task, options):
     assert len(clf.history_) == TINY["max_epochs"]
 
 
-def test_early_stopping_keeps_the_best_epoch(task):
+class ValidPredictions(Callback):
+    """The validation probabilities after every epoch."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def initialize(self):
+        self.proba_ = []
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.proba_.append(net.predict_proba(self.dataset)[:, 1])
+
+
+def test_early_stopping_restores_the_best_epochs_weights(task):
     events, labels = task
-    clf = MedFuseClassifier(random_state=0, **{**TINY, "max_epochs": 30, "patience": 2})
-    clf.fit(events, labels)
+    X = EventSet.from_long(events)
+    tokens = EventTokenizer().fit_transform(X)
+    y = labels.loc[X.stay_ids].to_numpy()
+    train, valid = np.arange(0, 120), np.arange(120, len(X))
+    valid_set = TokenDataset(tokens[valid], y[valid])
+    recorder = ValidPredictions(valid_set)
+    clf = MedFuseClassifier(random_state=0, **{**TINY, "max_epochs": 30, "patience": 2,
+                                               "lr": 3e-3, "lr_schedule": "constant"},
+                            train_split=predefined_split(valid_set),
+                            callbacks=[("valid_proba", recorder)])
+    clf.fit(tokens[train], y[train])
     scores = clf.history_[:, "valid_auprc"]
-    assert len(scores) < 30 or max(scores) == scores[-1]
+    best = int(np.argmax(scores))
+    assert best < len(scores) - 1  # stopped after a worse epoch: restoring matters
+    final = clf.predict_proba(tokens[valid])[:, 1]
+    np.testing.assert_array_equal(final, recorder.proba_[best])
+    assert not np.array_equal(final, recorder.proba_[-1])
+    assert average_precision_score(y[valid], final) == pytest.approx(max(scores))
+
+
+# -- randomness ---------------------------------------------------------------------------
+def test_fit_and_predict_leave_the_global_rng_alone(task):
+    events, labels = task
+    torch.manual_seed(1234)
+    np.random.seed(99)  # noqa: NPY002 (checking that nothing draws from it)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()  # noqa: NPY002
+    clf = MedFuseClassifier(random_state=3, **{**TINY, "weight_averaging": 0.9})
+    a = clf.fit(events, labels).predict_proba(events)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.random.get_state()[1].tolist() == numpy_state[1].tolist()  # noqa: NPY002
+    b = MedFuseClassifier(random_state=3, **{**TINY, "weight_averaging": 0.9}).fit(
+        events, labels).predict_proba(events)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_without_a_random_state_the_fit_follows_torchs_seed(task):
+    events, labels = task
+    torch.manual_seed(5)
+    a = MedFuseClassifier(**TINY).fit(events, labels).predict_proba(events)
+    torch.manual_seed(5)
+    b = MedFuseClassifier(**TINY).fit(events, labels).predict_proba(events)
+    np.testing.assert_array_equal(a, b)
+
+
+# -- skorch plumbing ----------------------------------------------------------------------
+def test_iterator_arguments_reach_the_data_loaders(task):
+    events, labels = task
+    clf = MedFuseClassifier(random_state=0, iterator_train__num_workers=2,
+                            iterator_valid__num_workers=1, iterator_valid__batch_size=7,
+                            **TINY)
+    with_workers = clf.fit(events, labels).predict_proba(events)
+    tokens = clf.tokenizer_.transform(EventSet.from_long(events))
+    dataset = TokenDataset(tokens, labels.loc[tokens.stay_ids].to_numpy())
+    train_loader = clf.get_iterator(dataset, training=True)
+    valid_loader = clf.get_iterator(dataset)
+    assert train_loader.num_workers == 2 and valid_loader.num_workers == 1
+    assert [len(b) for b in valid_loader.batch_sampler][:2] == [7, 7]
+    again = MedFuseClassifier(random_state=0, iterator_train__num_workers=2,
+                              iterator_valid__num_workers=1, iterator_valid__batch_size=7,
+                              **TINY).fit(events, labels).predict_proba(events)
+    np.testing.assert_array_equal(with_workers, again)  # workers draw reproducibly
+    with pytest.raises(ValueError, match="iterator_train__shuffle"):
+        MedFuseClassifier(iterator_train__shuffle=True, **TINY).fit(events, labels)
+
+
+def test_weight_averaging_and_schedule_are_callbacks_not_loop_overrides():
+    assert "run_single_epoch" not in vars(MedFuseClassifier)
+    assert "fit_loop" not in vars(MedFuseClassifier)
+    names = dict(MedFuseClassifier(weight_averaging=0.9).get_default_callbacks())
+    assert isinstance(names["lr_schedule"], LRScheduler)
+    assert names["lr_schedule"].policy is LambdaLR and names["lr_schedule"].step_every == "batch"
+    assert "weight_averaging" in names
+
+
+def test_tags_describe_what_the_estimators_accept():
+    tags = MedFuseClassifier().__sklearn_tags__()
+    assert tags.estimator_type == "classifier" and not tags.input_tags.two_d_array
+    assert tags.input_tags.allow_nan and tags.input_tags.string and tags.input_tags.categorical
+    assert not tags.classifier_tags.multi_class and tags.target_tags.required
+    token_tags = EventTokenizer().__sklearn_tags__()
+    assert not token_tags.input_tags.two_d_array and token_tags.transformer_tags is not None
+
+
+# -- scikit-learn's API checks that apply to stays of events ------------------------------
+@pytest.mark.parametrize("estimator", [MedFuseClassifier(**TINY), EventTokenizer(window=2.0)],
+                         ids=["MedFuseClassifier", "EventTokenizer"])
+@pytest.mark.parametrize("check", [
+    estimator_checks.check_get_params_invariance, estimator_checks.check_set_params,
+    estimator_checks.check_estimator_cloneable, estimator_checks.check_estimator_repr,
+    estimator_checks.check_do_not_raise_errors_in_init_or_set_params,
+    estimator_checks.check_valid_tag_types, estimator_checks.check_estimator_tags_renamed,
+    estimator_checks.check_mixin_order,
+], ids=lambda check: check.__name__)
+def test_sklearn_api_check(estimator, check):
+    check(type(estimator).__name__, clone(estimator))
+
+
+@pytest.mark.parametrize("cls", [MedFuseClassifier, EventTokenizer])
+def test_parameters_are_default_constructible(cls):
+    estimator_checks.check_parameters_default_constructible(cls.__name__, cls())
+
+
+def test_init_sets_only_parameters_beyond_skorchs_own():
+    clf = MedFuseClassifier(d_model=8)
+    own = set(vars(clf)) - set(clf.get_params(deep=False))
+    assert own <= set(vars(NeuralNetBinaryClassifier(MedFuseModule)))  # what skorch sets
+    assert own == {"history_", "initialized_", "virtual_params_", "_params_to_validate"}
+
+
+def test_fit_on_an_event_set_returns_self_and_keeps_the_parameters(task):
+    events, labels = task
+    X = EventSet.from_long(events)
+    clf = MedFuseClassifier(random_state=0, **TINY)
+    before = joblib.hash(clf.get_params(deep=False))
+    assert clf.fit(X, labels) is clf
+    assert joblib.hash(clf.get_params(deep=False)) == before
+    twin = clone(clf)
+    assert not hasattr(twin, "module_") and twin.get_params()["d_model"] == TINY["d_model"]
+    back = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
