@@ -430,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_p12 = sub.add_parser("p12", help="train on the P12 train split, score val or test")
     p_p12.add_argument("--data", default=None,
                        help="PhysioNet 2012 release folder (default: $MEDFUSE_P12_DIR, "
-                            "../shared/data/physionet2012 or the download cache)")
+                            "else the download cache of fetch_physionet2012)")
     p_p12.add_argument("--eval-split", choices=["val", "test"], default="test")
     p_p12.add_argument("--out", default=None, help="folder for metrics.json and plots")
     p_p12.add_argument("--seed", type=int, default=0)

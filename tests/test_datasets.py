@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from medfuse_sk import EventSet
-from medfuse_sk.datasets import ChecksumError, fetch_physionet2012, load_physionet2012, load_sample
+from medfuse_sk.datasets import ChecksumError, download, fetch_physionet2012, load_physionet2012, load_sample
 from medfuse_sk.datasets import physionet2012 as p12
 
 SHARED = Path(__file__).parents[1] / ".." / "shared" / "data" / "physionet2012"
@@ -22,6 +22,7 @@ needs_data = pytest.mark.skipif(not (SHARED / "set-c.tar.gz").exists(),
 # set-c 152884 (train): Height -1 and three lines with an empty Parameter; set-a 140501
 # (train): descriptors only, no time series
 WITH_QUIRKS, NO_SERIES = 152884, 140501
+A_VAL_STAY = 132949  # a validation stay of set-a
 
 
 def _record_text(letter: str, record: int) -> str:
@@ -115,6 +116,34 @@ def test_no_data_folder_says_how_to_get_the_data(tmp_path):
         load_physionet2012(tmp_path, split="dev")
 
 
+@needs_data
+def test_without_data_dir_only_the_environment_and_the_cache_are_looked_at(tmp_path, monkeypatch):
+    """No repository path: from a folder beside ``shared/`` (where the old fallback looked),
+    with no ``MEDFUSE_P12_DIR`` and an empty cache, loading is a clear error."""
+    monkeypatch.chdir(Path(__file__).parents[1])  # ../shared/data/physionet2012 exists here
+    monkeypatch.delenv(p12.ENV_DATA_DIR, raising=False)
+    monkeypatch.setenv(p12.ENV_CACHE, str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError, match=f"{p12.ENV_DATA_DIR} is not set.*cache"):
+        load_physionet2012(split="val", stay_ids=[A_VAL_STAY], progress=False)
+    monkeypatch.setenv(p12.ENV_DATA_DIR, str(tmp_path / "nothing"))
+    with pytest.raises(FileNotFoundError, match=f"{p12.ENV_DATA_DIR}=.*nothing"):
+        load_physionet2012(split="val", stay_ids=[A_VAL_STAY], progress=False)
+    monkeypatch.setenv(p12.ENV_DATA_DIR, str(SHARED))
+    assert len(load_physionet2012(split="val", stay_ids=[A_VAL_STAY], progress=False)) == 1
+    monkeypatch.delenv(p12.ENV_DATA_DIR)
+    cache = tmp_path / "cache" / "physionet2012"
+    cache.mkdir(parents=True)
+    (cache / "set-a.tar.gz").symlink_to(SHARED / "set-a.tar.gz")
+    data = load_physionet2012(split="val", stay_ids=[A_VAL_STAY], progress=False)
+    assert data.report["data_dir"] == str(cache)
+
+
+def test_library_code_names_no_repository_path():
+    root = Path(p12.__file__).parents[1]
+    for path in root.rglob("*.py"):
+        assert "shared/data" not in path.read_text() and "../shared" not in path.read_text(), path
+
+
 def test_the_packaged_sample_is_real_and_stratified():
     train, test = load_sample("train"), load_sample("test")
     assert len(train) == 1000 and len(test) == 500
@@ -143,7 +172,7 @@ def _fake_network(monkeypatch, corrupt: str | None = None, offline: bool = False
     """``_download`` copies the shared files (optionally corrupting one) instead of fetching."""
     fetched = []
 
-    def download(url: str, dest: Path) -> None:
+    def fake(url: str, dest: Path) -> None:
         if offline:
             raise urllib.error.URLError("no network")
         name = url.rsplit("/", 1)[1]
@@ -154,7 +183,7 @@ def _fake_network(monkeypatch, corrupt: str | None = None, offline: bool = False
                 handle.seek(100)
                 handle.write(b"corrupted")
 
-    monkeypatch.setattr(p12, "_download", download)
+    monkeypatch.setattr(download, "_download", fake)
     return fetched
 
 
@@ -162,8 +191,8 @@ def _fake_network(monkeypatch, corrupt: str | None = None, offline: bool = False
 def test_fetch_verifies_and_caches(tmp_path, monkeypatch, four_thousand_records):
     fetched = _fake_network(monkeypatch)
     root = fetch_physionet2012(tmp_path / "cache")
-    assert sorted(fetched) == sorted(p12.FILES)
-    assert sorted(p.name for p in root.iterdir()) == sorted(p12.FILES)
+    assert sorted(fetched) == sorted(download.FILES)
+    assert sorted(p.name for p in root.iterdir()) == sorted(download.FILES)
     # the shared archives lack the held-back test records; the fixture accepts their count
     assert four_thousand_records == {"set-a.tar.gz": 3213, "set-b.tar.gz": 3192,
                                      "set-c.tar.gz": 3195}
@@ -176,14 +205,14 @@ def test_fetch_verifies_and_caches(tmp_path, monkeypatch, four_thousand_records)
 def four_thousand_records(monkeypatch):
     """The shared archives hold 4,000 minus the held-back records; accept their count."""
     counts = {}
-    real = p12.content_digest
+    real = download.content_digest
 
     def digest(path):
         value, n = real(path)
         counts[Path(path).name.removesuffix(".part")] = n
-        return value, p12.RECORDS_PER_SET
+        return value, download.RECORDS_PER_SET
 
-    monkeypatch.setattr(p12, "content_digest", digest)
+    monkeypatch.setattr(download, "content_digest", digest)
     return counts
 
 
@@ -218,7 +247,7 @@ def test_fetch_checks_archives_by_record_content(tmp_path, monkeypatch, four_tho
     with tarfile.open(repacked, "w:gz") as archive:
         archive.add(source / "set-b", arcname="set-b")
     with pytest.raises(ChecksumError, match="set-b.tar.gz.*content digest"):
-        p12._verify(repacked, "set-b.tar.gz")
+        download._verify(repacked, "set-b.tar.gz")
     assert not repacked.exists()
 
 
@@ -230,6 +259,6 @@ def test_fetch_offline_says_what_to_do(tmp_path, monkeypatch):
 
 
 def test_checksums_are_recorded_for_every_file():
-    for name in p12.FILES:
-        assert p12.SHA256.get(name) or p12.CONTENT_SHA256.get(name)
-    assert np.all([len(v) == 64 for v in p12.CONTENT_SHA256.values()])
+    for name in download.FILES:
+        assert download.SHA256.get(name) or download.CONTENT_SHA256.get(name)
+    assert np.all([len(v) == 64 for v in download.CONTENT_SHA256.values()])

@@ -1,7 +1,7 @@
 """PhysioNet/CinC Challenge 2012 ("P12"): in-hospital mortality from the first 48 ICU hours.
 
-Loader for PhysioNet's release ``challenge-2012/1.0.0`` into a long event table, a small real
-sample shipped with the package, and a checked download.
+Loader for PhysioNet's release ``challenge-2012/1.0.0`` into a long event table and a small
+real sample shipped with the package.
 
 Data, license and citation
 --------------------------
@@ -53,32 +53,19 @@ Zeros are kept everywhere else: 0 is plausible in arrest for ``HR``, ``MAP``, ``
 Drops are counted per feature in ``report["implausible"]``. With ``clean=False`` every value is
 kept; only the ``RecordID`` line, ``-1`` descriptors and empty parameters/values are dropped.
 
-Download and checksums (:func:`fetch_physionet2012`)
-----------------------------------------------------
-The three ``Outcomes-X.txt`` files are checked against their SHA-256 in :data:`SHA256` (taken
-from copies byte-identical to PhysioNet's files). PhysioNet's own SHA-256 of the three
-``set-X.tar.gz`` archives is not recorded here (it could not be confirmed when this module was
-written; the copies available to the authors are deterministic repacks with different archive
-hashes). Instead each archive is checked by *content*: it must hold 4,000 records, and the records
-of the train and validation stays (9,600 of the 12,000) must match the digests in
-:data:`CONTENT_SHA256` (see :func:`content_digest`). The records of the 2,400 test stays are
-therefore only checked for presence, not content. If you know PhysioNet's archive hashes, set
-``SHA256["set-a.tar.gz"] = "<hex>"`` (etc.) before fetching and the whole file is checked too.
+Download: :mod:`medfuse_sk.datasets.download` (``fetch_physionet2012``) fetches the release
+into a cache folder and checks it; :func:`load_physionet2012` reads that folder when given no
+other.
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import io
 import os
 import re
-import shutil
 import sys
 import tarfile
 import time
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -90,15 +77,11 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "BASE_URL",
     "CATEGORICAL",
-    "CONTENT_SHA256",
     "DESCRIPTORS",
-    "SHA256",
     "TIME_SERIES",
-    "ChecksumError",
     "PhysioNet2012",
-    "content_digest",
-    "fetch_physionet2012",
     "load_physionet2012",
     "load_sample",
 ]
@@ -115,24 +98,7 @@ TIME_SERIES = (
 )  # fmt: skip
 
 BASE_URL = "https://physionet.org/files/challenge-2012/1.0.0/"
-FILES = tuple(f"set-{s}.tar.gz" for s in SETS) + tuple(f"Outcomes-{s}.txt" for s in SETS)
-RECORDS_PER_SET = 4000
 
-#: Expected SHA-256 of whole downloaded files; ``None`` means "not known, check by content".
-SHA256: dict[str, str | None] = {
-    "set-a.tar.gz": None,
-    "set-b.tar.gz": None,
-    "set-c.tar.gz": None,
-    "Outcomes-a.txt": "d55b228a0e63e33d1e88893acb63a481b651d50c981f518047d094eae8b39129",
-    "Outcomes-b.txt": "b758dc1f07a8a955edde73bbd9c84ab3cc4316700d69153992c3315b68850cfa",
-    "Outcomes-c.txt": "12912ef277eea62acf058d4d02222bc2be6c466ad7b1a2a6564decf789bee97d",
-}
-#: :func:`content_digest` of each archive's train/val records (PhysioNet's record files).
-CONTENT_SHA256: dict[str, str] = {
-    "set-a.tar.gz": "127530d0060c6874d30f20fd7d92c509d3f6a0ebe1656e3c91f11737a9b45f4a",
-    "set-b.tar.gz": "3bb096d43e97143d4bb15958f7eb6ac7c519fc1ca5febe1306fd212449c20ab7",
-    "set-c.tar.gz": "ebca66042a878c5165df3b81f57b92f5325f18d9d67856f4e9f4d4883809935d",
-}
 
 ENV_DATA_DIR = "MEDFUSE_P12_DIR"
 ENV_CACHE = "MEDFUSE_CACHE"
@@ -149,10 +115,6 @@ _HOW_TO_GET = (
     f"Outcomes-a/b/c.txt from {BASE_URL} yourself and pass their folder as `data_dir` or in the "
     f"environment variable {ENV_DATA_DIR}."
 )
-
-
-class ChecksumError(OSError):
-    """A downloaded or cached file does not have the expected content."""
 
 
 @dataclass(repr=False)
@@ -267,32 +229,24 @@ def _has_data(root: Path) -> bool:
 
 
 def _resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
+    """``data_dir``, else ``$MEDFUSE_P12_DIR``, else the download cache; each must hold data."""
     if data_dir is not None:
-        root = Path(data_dir).expanduser()
+        root, origin = Path(data_dir).expanduser(), f"data_dir={str(data_dir)!r}"
+    elif os.environ.get(ENV_DATA_DIR):
+        env = os.environ[ENV_DATA_DIR]
+        root, origin = Path(env).expanduser(), f"{ENV_DATA_DIR}={env}"
+    else:
+        root = _default_cache_dir()
         if not _has_data(root):
             raise FileNotFoundError(
-                f"no PhysioNet 2012 data in {root}: expected set-a.tar.gz, set-b.tar.gz, "
-                f"set-c.tar.gz (or unpacked set-a/, set-b/, set-c/ folders). {_HOW_TO_GET}"
-            )
+                f"PhysioNet 2012 data not found: no data_dir given, {ENV_DATA_DIR} is not set, and "
+                f"the download cache {root} is empty. {_HOW_TO_GET}")
         return root
-    env = os.environ.get(ENV_DATA_DIR)
-    if env:
-        root = Path(env).expanduser()
-        if not _has_data(root):
-            raise FileNotFoundError(
-                f"{ENV_DATA_DIR}={env} holds no PhysioNet 2012 data (set-X.tar.gz or set-X/). "
-                f"{_HOW_TO_GET}"
-            )
-        return root
-    candidates = [Path.cwd() / ".." / "shared" / "data" / "physionet2012", _default_cache_dir()]
-    for root in candidates:
-        if _has_data(root):
-            return root
-    raise FileNotFoundError(
-        "PhysioNet 2012 data not found (looked in "
-        + ", ".join(str(c) for c in candidates)
-        + f"; {ENV_DATA_DIR} is not set). {_HOW_TO_GET}"
-    )
+    if not _has_data(root):
+        raise FileNotFoundError(
+            f"no PhysioNet 2012 data in {root} ({origin}): expected set-a.tar.gz, set-b.tar.gz, "
+            f"set-c.tar.gz (or unpacked set-a/, set-b/, set-c/ folders). {_HOW_TO_GET}")
+    return root
 
 
 def _outcomes(root: Path, letter: str) -> pd.DataFrame | None:
@@ -522,9 +476,10 @@ def load_physionet2012(
     ----------
     data_dir : str or path-like, optional
         Folder of the PhysioNet release (``set-X.tar.gz`` archives or unpacked ``set-X/``
-        folders, optionally ``Outcomes-X.txt``). If None: the environment variable
-        ``MEDFUSE_P12_DIR``, else ``../shared/data/physionet2012`` relative to the current
-        directory if it holds data, else the download cache of :func:`fetch_physionet2012`.
+        folders, optionally ``Outcomes-X.txt``). If None: the folder in the environment
+        variable ``MEDFUSE_P12_DIR``, else the download cache of
+        :func:`~medfuse_sk.datasets.download.fetch_physionet2012`; a clear error when none
+        holds data.
     split : {"train", "val", "test", "all"} or list of them, default "train"
         Standard fixed split (listfiles shipped with the package); "all" is all three.
     stay_ids : iterable of int, optional
@@ -690,138 +645,3 @@ def _sample_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
         raise ValueError("packaged sample is inconsistent: events of unlabelled stays")
     events = events.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
     return events, labels
-
-
-# --------------------------------------------------------------------------------------------
-# download
-# --------------------------------------------------------------------------------------------
-
-
-def _download(url: str, dest: Path) -> None:
-    """Download ``url`` to ``dest`` (replaced in tests to stay offline)."""
-    request = urllib.request.Request(url, headers={"User-Agent": "medfuse-sk"})
-    with urllib.request.urlopen(request, timeout=60) as response, open(dest, "wb") as out:
-        shutil.copyfileobj(response, out, length=1 << 20)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def content_digest(archive: str | os.PathLike) -> tuple[str, int]:
-    """Digest of the train/val record files in a ``set-X.tar.gz``, and its record count.
-
-    The digest is the SHA-256 of the lines ``<RecordID>:<sha256 of the record file>\\n`` over the
-    records of train and validation stays, in increasing RecordID order. It does not depend on
-    how the archive was packed (order, timestamps, compression), only on the record files.
-
-    Parameters
-    ----------
-    archive : str or path-like
-        A ``set-X.tar.gz`` of the PhysioNet 2012 release.
-
-    Returns
-    -------
-    digest : str
-        Hex SHA-256 as described above.
-    n_records : int
-        Number of record files in the archive (all splits).
-    """
-    known = set(_listfile("train")["RecordID"].tolist()) | set(
-        _listfile("val")["RecordID"].tolist()
-    )
-    hashes: dict[int, str] = {}
-    n_records = 0
-    for rid, tar, member in _iter_archive(Path(archive)):
-        n_records += 1
-        if rid in known:
-            handle = tar.extractfile(member)
-            hashes[rid] = hashlib.sha256(handle.read() if handle else b"").hexdigest()
-    lines = "".join(f"{rid}:{hashes[rid]}\n" for rid in sorted(hashes))
-    return hashlib.sha256(lines.encode()).hexdigest(), n_records
-
-
-def _verify(path: Path, name: str) -> None:
-    """Raise :class:`ChecksumError` (after deleting ``path``) if its content is not expected."""
-    expected = SHA256.get(name)
-    if expected is not None:
-        actual = _sha256(path)
-    else:
-        actual, n_records = content_digest(path)
-        expected = CONTENT_SHA256[name]
-        if n_records != RECORDS_PER_SET and actual == expected:
-            actual = f"{actual} but {n_records} records instead of {RECORDS_PER_SET}"
-    if actual != expected:
-        path.unlink(missing_ok=True)
-        kind = "SHA-256" if SHA256.get(name) else "content digest (see content_digest)"
-        raise ChecksumError(
-            f"checksum mismatch for {name}: expected {kind} {expected}, got {actual}; "
-            f"the file was deleted. Retry the download, or check {BASE_URL}{name}."
-        )
-
-
-def _fetch_one(name: str, dest: Path) -> None:
-    url = BASE_URL + name
-    partial = dest.with_name(dest.name + ".part")
-    try:
-        _download(url, partial)
-    except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as exc:
-        partial.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", exc)
-        raise ConnectionError(
-            f"could not download {url} ({reason}). Check the network connection, or download "
-            f"{', '.join(FILES)} from {BASE_URL} by hand into {dest.parent} (or any folder "
-            "passed as `data_dir`)."
-        ) from exc
-    _verify(partial, name)
-    partial.replace(dest)
-
-
-def fetch_physionet2012(
-    cache_dir: str | os.PathLike | None = None, *, force: bool = False
-) -> Path:
-    """Download PhysioNet's ``challenge-2012/1.0.0`` release into a cache folder and check it.
-
-    Fetches ``set-a.tar.gz``, ``set-b.tar.gz``, ``set-c.tar.gz`` and ``Outcomes-{a,b,c}.txt``
-    from ``https://physionet.org/files/challenge-2012/1.0.0/``. Files already in the cache are
-    checked and kept unless ``force``; a cached file that fails the check is downloaded again.
-    How files are checked is described in the module docstring (whole-file SHA-256 for the
-    Outcomes files, per-record content digests for the archives).
-
-    Parameters
-    ----------
-    cache_dir : str or path-like, optional
-        Target folder. Default ``$MEDFUSE_CACHE/physionet2012`` if ``MEDFUSE_CACHE`` is set,
-        else ``~/.cache/medfuse_sk/physionet2012``.
-    force : bool, default False
-        Download again even if the files are cached and valid.
-
-    Returns
-    -------
-    pathlib.Path
-        The folder, usable as ``data_dir`` of :func:`load_physionet2012`.
-
-    Raises
-    ------
-    ConnectionError
-        The network or PhysioNet cannot be reached.
-    ChecksumError
-        A downloaded file has unexpected content; it is deleted and the error names the file,
-        the expected and the actual hash.
-    """
-    root = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    for name in FILES:
-        dest = root / name
-        if dest.is_file() and not force:
-            try:
-                _verify(dest, name)
-                continue
-            except ChecksumError as exc:
-                warnings.warn(f"{exc} Downloading it again.", UserWarning, stacklevel=2)
-        _fetch_one(name, dest)
-    return root

@@ -190,9 +190,6 @@ def _resolve_path(path: str | os.PathLike | None) -> Path:
     env = os.environ.get(ENV_DATA_DIR)
     if env:
         return Path(env).expanduser()
-    default = Path.cwd() / ".." / "shared" / "data" / "physionet2019"
-    if default.is_dir():
-        return default
     raise FileNotFoundError(
         "PhysioNet 2019 data not found: pass `path` (a folder holding training_setA/ or "
         f"training_setA.tar.gz, or one of those itself) or set {ENV_DATA_DIR}. The data are at "
@@ -456,9 +453,8 @@ def load_physionet2019(
     path : str or path-like, optional
         A folder holding ``training_setA/`` (folder of ``.psv`` files) or
         ``training_setA.tar.gz`` (likewise for B), or such a folder or archive itself. The
-        archive is read in place, never unpacked to disk. If None: the environment variable
-        ``MEDFUSE_P19_DIR``, else ``../shared/data/physionet2019`` relative to the current
-        directory.
+        archive is read in place, never unpacked to disk. If None: the folder in the
+        environment variable ``MEDFUSE_P19_DIR``; a clear error when it is not set.
     sets : "A", "B" or a list of them, default "A"
         Which training sets to read when ``path`` is the folder above them.
     split : {"train", "val", "test", "all"}, list of them, or None, default None
