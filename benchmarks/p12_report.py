@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -24,6 +25,8 @@ import numpy as np
 from medfuse_sk.reproduce import PAPER
 
 OUT = Path("benchmarks/results/p12")
+#: the benchmark machine's copy of the release (the library itself looks only where told)
+os.environ.setdefault("MEDFUSE_P12_DIR", str(Path("..") / "shared" / "data" / "physionet2012"))
 
 #: row name → settings passed to ``medfuse p12 --set`` on top of the recommended configuration
 #: (MedFuse rows) or a baseline name. Every row but ``medfuse`` is a single network
