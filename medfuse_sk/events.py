@@ -28,7 +28,7 @@ import pandas as pd
 
 from ._ragged import RaggedStays
 
-__all__ = ["EventSet"]
+__all__ = ["EventSet", "as_event_set"]
 
 _HOUR = np.timedelta64(1, "h")
 
@@ -359,3 +359,20 @@ def _split_values(
         categories = np.array([], dtype=object)
     cat_names = tuple(feature_names[is_cat_feature])
     return numbers, category_codes, np.asarray(categories, dtype=object), cat_names
+
+
+def as_event_set(X: Any) -> EventSet:
+    """``X`` as an :class:`EventSet`: an EventSet as is, a long table (pandas, pyarrow,
+    polars) with the default column names through :meth:`EventSet.from_long`.
+
+    Raises
+    ------
+    TypeError
+        For other per-stay containers, e.g. a ``TokenSet`` (already tokenized).
+    """
+    if isinstance(X, EventSet):
+        return X
+    if isinstance(X, RaggedStays):
+        raise TypeError(f"got a {type(X).__name__}: it is already tokenized; pass events "
+                        "(an EventSet or a long table)")
+    return EventSet.from_long(X)

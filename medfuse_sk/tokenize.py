@@ -21,9 +21,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._ragged import RaggedStays
-from .events import EventSet, _examples
+from .events import EventSet, _examples, as_event_set
 
-__all__ = ["EventTokenizer", "TokenSet", "EMPTY_FEATURE"]
+__all__ = ["EventTokenizer", "TokenSet", "EMPTY_FEATURE", "as_event_set"]  # as_event_set: events.py
 
 EMPTY_FEATURE = "<empty>"  # vocabulary entry 0: the one token a stay without events gets
 _IQR_TO_SD = 1.349
@@ -56,15 +56,6 @@ class TokenSet(RaggedStays):
     def __repr__(self) -> str:
         return (f"<TokenSet: {len(self)} stays, {self.n_rows} tokens, "
                 f"vocabulary {self.n_features} features / {self.n_categories} classes>")
-
-
-def as_event_set(X: Any) -> EventSet:
-    """Accept an EventSet, or a long table with the default column names."""
-    if isinstance(X, EventSet):
-        return X
-    if isinstance(X, TokenSet):
-        raise TypeError("got a TokenSet: it is already tokenized")
-    return EventSet.from_long(X)
 
 
 class EventTokenizer(TransformerMixin, BaseEstimator):

@@ -161,3 +161,16 @@ def test_pyarrow_table_input():
     pa = pytest.importorskip("pyarrow")
     X = EventSet.from_long(pa.Table.from_pandas(table()))
     assert X.n_rows == 6
+
+
+def test_as_event_set_lives_next_to_event_set():
+    from medfuse_sk import EventTokenizer
+    from medfuse_sk.events import as_event_set
+
+    table = pd.DataFrame({"stay_id": [1, 1, 2], "time": [0.0, 1.0, 0.5],
+                          "feature": ["K", "Na", "K"], "value": [3.9, 140.0, 4.4]})
+    X = as_event_set(table)
+    assert isinstance(X, EventSet) and as_event_set(X) is X
+    pd.testing.assert_frame_equal(X.to_long(), EventSet.from_long(table).to_long())
+    with pytest.raises(TypeError, match="TokenSet: it is already tokenized"):
+        as_event_set(EventTokenizer().fit_transform(X))
