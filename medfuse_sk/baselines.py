@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .tokenize import as_event_set
+from .events import as_event_set
 
 __all__ = ["StayAggregates", "make_xgboost", "make_random_forest", "regular_grid"]
 
