@@ -1,0 +1,267 @@
+"""Pre-training and transfer experiments (issue 9): P19 set A "first 24 h → sepsis" task.
+
+Each (row, seed) runs in its own process, one at a time (so its peak memory is its own), and
+writes ``benchmarks/results/transfer/<row>/seed<k>/metrics.json`` as soon as it finishes; runs
+already done are skipped, so the command resumes where it stopped.
+
+    OMP_NUM_THREADS=1 python benchmarks/transfer_report.py run --rows p19_xgboost p19_scratch \\
+        p19_pretrain p19_pretrained --seeds 0 1 2
+    python benchmarks/transfer_report.py summarize      # markdown table + summary.json
+
+Task (``medfuse_sk.tasks.make_window_task``): the events of a stay's first 24 ICU hours
+(``t < 24``); label 1 when the first ``SepsisLabel = 1`` hour falls in ``[24, 72)`` (a 48-hour
+horizon); stays labelled within the first 24 h, and stays whose record ends before 24 h, are
+excluded (counts in ``task.json``). Splits: the fixed split of set A shipped with the package.
+Training stays: a fixed stratified subsample of ``N_TRAIN`` of the task's train-split stays
+(CPU budget), the same for every row and seed; early stopping on a stratified 10 % of them
+(MedFuse and XGBoost alike); scored on the val and test splits (all their task stays).
+Pre-training (``p19_pretrain``): masked value reconstruction on the first 24 h of *every*
+train-split stay, labels unused (including the stays excluded from the task and those outside
+the subsample), one run (seed 0) shared by the fine-tuning seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+OUT = Path("benchmarks/results/transfer")
+CACHE = Path(os.environ.get("MEDFUSE_TRANSFER_CACHE", "/tmp/medfuse_transfer"))
+P19_DIR = Path(os.environ.get("MEDFUSE_P19_DIR", Path("..") / "shared" / "data" / "physionet2019"))
+WINDOW, HORIZON = 24.0, 48.0
+N_TRAIN = 4000
+MAX_EPOCHS, PATIENCE = 8, 3
+PRETRAIN_EPOCHS = 4
+#: the MedFuse network of every row: the estimator's defaults (d_model 64, 1 layer, 4 heads)
+NETWORK: dict = {}
+
+ROWS = {
+    "p19_xgboost": "XGBoost on per-stay aggregates, the same 4,000 training stays",
+    "p19_xgboost_full": "XGBoost on per-stay aggregates, all train-split task stays",
+    "p19_scratch": "MedFuse from scratch",
+    "p19_pretrain": "masked-value pre-training on all train-split stays (no labels)",
+    "p19_pretrained": "MedFuse initialised from p19_pretrain (embedding, projector, encoder)",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------
+
+
+def p19_data() -> dict:
+    """The task's EventSets (cached): train subsample, val, test, and the pre-training set."""
+    path = CACHE / "p19_task.pkl"
+    if path.exists():
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
+    from medfuse_sk.datasets import load_physionet2019
+    from medfuse_sk.datasets.physionet2019 import _split_table
+    from medfuse_sk.tasks import make_window_task
+
+    data = load_physionet2019(P19_DIR, progress=False)
+    split = _split_table().reindex(data.stay_ids).to_numpy()
+    categorical = list(data.categorical)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task = make_window_task(data.events, data.onset, window=WINDOW, horizon=HORIZON,
+                                stay_end=data.end)
+        unlabelled = make_window_task(data.events, pd.Series(np.nan, index=data.onset.index),
+                                      window=WINDOW, warn=False)
+    X_all = task.to_event_set(categorical=categorical)
+    where = pd.Series(split, index=data.stay_ids)
+    task_split = where.reindex(task.stay_ids).to_numpy()
+    y = task.labels.to_numpy()
+    rng = np.random.default_rng(0)
+    train = np.flatnonzero(task_split == "train")
+    chosen = []
+    for label in (0, 1):
+        pool = train[y[train] == label]
+        k = int(round(N_TRAIN * len(pool) / len(train)))
+        chosen.append(rng.choice(pool, size=k, replace=False))
+    train_sub = np.sort(np.concatenate(chosen))
+    pre_ids = data.stay_ids[split == "train"]
+    X_pre = unlabelled.to_event_set(categorical=categorical)
+    X_pre = X_pre[np.flatnonzero(np.isin(X_pre.stay_ids, pre_ids))]
+    out = {
+        "train": (X_all[train_sub], y[train_sub]),
+        "train_full": (X_all[train], y[train]),
+        "val": (X_all[np.flatnonzero(task_split == "val")], y[task_split == "val"]),
+        "test": (X_all[np.flatnonzero(task_split == "test")], y[task_split == "test"]),
+        "pretrain": X_pre,
+        "task_report": task.report,
+    }
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        pickle.dump(out, handle)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# one run
+# --------------------------------------------------------------------------------------------
+
+
+def _scores(model, data: dict) -> dict:
+    from medfuse_sk.metrics import binary_metrics
+
+    out = {}
+    for part in ("val", "test"):
+        X, y = data[part]
+        began = time.perf_counter()
+        proba = model.predict_proba(X)[:, 1]
+        out[part] = binary_metrics(y, proba, n_bootstrap=1000, random_state=0)
+        out[part]["predict_seconds"] = time.perf_counter() - began
+    return out
+
+
+def run_one(row: str, seed: int) -> dict:
+    data = p19_data()
+    import torch
+
+    torch.set_num_threads(1)
+    result: dict = {"row": row, "seed": seed, "description": ROWS[row]}
+    X, y = data["train_full" if row == "p19_xgboost_full" else "train"]
+    began = time.perf_counter()
+    if row.startswith("p19_xgboost"):
+        from medfuse_sk.baselines import make_xgboost
+
+        model = make_xgboost(random_state=seed, n_jobs=1).fit(X, y)
+    elif row == "p19_pretrain":
+        from medfuse_sk.pretrain import MedFusePretrainer
+
+        model = MedFusePretrainer("masked", max_epochs=PRETRAIN_EPOCHS, random_state=seed,
+                                  verbose=1, **NETWORK).fit(data["pretrain"])
+        result["fit_seconds"] = time.perf_counter() - began
+        result["history"] = model.history_
+        result["n_stays"] = len(data["pretrain"])
+        result["n_tokens"] = int(model.tokenizer_.transform(data["pretrain"]).n_rows)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with open(CACHE / f"p19_pretrainer_seed{seed}.pkl", "wb") as handle:
+            pickle.dump(model, handle)
+        result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        return result
+    else:
+        from medfuse_sk import MedFuseClassifier
+
+        settings = dict(max_epochs=MAX_EPOCHS, patience=PATIENCE, random_state=seed, verbose=1,
+                        categorical=None, **NETWORK)
+        if row == "p19_scratch":
+            model = MedFuseClassifier(**settings)
+        elif row == "p19_pretrained":
+            source = CACHE / "p19_pretrainer_seed0.pkl"
+            if not source.exists():
+                raise SystemExit(f"{source} is missing: run the row p19_pretrain (seed 0) first")
+            with open(source, "rb") as handle:
+                pretrainer = pickle.load(handle)
+            model = pretrainer.make_classifier(**settings)
+        else:
+            raise SystemExit(f"unknown row {row!r}")
+        model.fit(X, y)
+        history = model.history_
+        result["epochs"] = len(history)
+        result["best_epoch"] = int(np.argmax(history[:, "valid_auprc"])) + 1
+        result["history"] = [{k: h.get(k) for k in ("epoch", "train_loss", "valid_loss",
+                                                    "valid_auprc", "valid_auroc", "dur")}
+                             for h in history]
+    result["fit_seconds"] = time.perf_counter() - began
+    result["n_train"] = len(X)
+    result["n_train_positive"] = int(np.sum(y))
+    result.update(_scores(model, data))
+    result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# driver and summary
+# --------------------------------------------------------------------------------------------
+
+
+def run(rows: list[str], seeds: list[int]) -> None:
+    for row in rows:
+        for seed in ([0] if row == "p19_pretrain" else seeds):
+            target = OUT / row / f"seed{seed}" / "metrics.json"
+            if target.exists():
+                print(f"[skip] {row} seed {seed}: done", flush=True)
+                continue
+            print(f"[run] {row} seed {seed}", flush=True)
+            began = time.perf_counter()
+            code = subprocess.call([sys.executable, __file__, "one", "--row", row,
+                                    "--seed", str(seed)])
+            print(f"[done] {row} seed {seed}: exit {code}, {time.perf_counter() - began:.0f} s",
+                  flush=True)
+
+
+def one(row: str, seed: int) -> None:
+    result = run_one(row, seed)
+    target = OUT / row / f"seed{seed}"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "metrics.json").write_text(json.dumps(result, indent=1, default=float))
+    task = OUT / "task.json"
+    if not task.exists():
+        task.write_text(json.dumps(p19_data()["task_report"], indent=1))
+
+
+def summarize() -> None:
+    lines = ["| row | seeds | val AUPRC | val AUROC | test AUPRC | test AUROC | fit s | peak GB |",
+             "|---|---|---|---|---|---|---|---|"]
+    summary = {}
+    for row in ROWS:
+        runs = [json.loads(p.read_text()) for p in sorted((OUT / row).glob("seed*/metrics.json"))]
+        if not runs:
+            continue
+        entry = {"seeds": [r["seed"] for r in runs],
+                 "fit_seconds_median": float(np.median([r["fit_seconds"] for r in runs])),
+                 "peak_rss_gb_max": float(max(r["peak_rss_gb"] for r in runs))}
+        cells = []
+        for part in ("val", "test"):
+            for metric in ("auprc", "auroc"):
+                if part not in runs[0]:
+                    cells.append("-")
+                    continue
+                values = [r[part][metric]["value"] for r in runs]
+                entry[f"{part}_{metric}"] = values
+                ci = runs[0][part][metric]
+                cells.append(f"{np.mean(values):.3f} ± {np.std(values):.3f} "
+                             f"(seed {runs[0]['seed']} CI {ci['ci_low']:.3f}–{ci['ci_high']:.3f})")
+        summary[row] = entry
+        lines.append(f"| {row} | {len(runs)} | " + " | ".join(cells)
+                     + f" | {entry['fit_seconds_median']:.0f} | {entry['peak_rss_gb_max']:.2f} |")
+    table = "\n".join(lines)
+    (OUT / "summary.md").write_text(table + "\n")
+    (OUT / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    r.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    o = sub.add_parser("one")
+    o.add_argument("--row", required=True, choices=list(ROWS))
+    o.add_argument("--seed", type=int, required=True)
+    sub.add_parser("summarize")
+    args = parser.parse_args()
+    if args.command == "run":
+        run(args.rows, args.seeds)
+    elif args.command == "one":
+        one(args.row, args.seed)
+    else:
+        summarize()
+
+
+if __name__ == "__main__":
+    main()
