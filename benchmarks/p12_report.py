@@ -54,6 +54,15 @@ ROWS: dict[str, dict | str] = {
     # the issue's compact reference: the paper's gates and a plain training loop
     "paper_recipe": {**SINGLE, **PAPER, "weight_averaging": None, "max_epochs": 20,
                      "patience": 5},
+    # issue 8: the per-feature count / latest value / recency branch, and heterogeneous
+    # ensembles (one network per fusion in one module)
+    "medfuse_summary": {**SINGLE, "series_summary": True},
+    "concat_summary": {**SINGLE, "fusion": "concat", "series_summary": True},
+    "scane_summary": {**SINGLE, "fusion": "scane", "series_summary": True},
+    "add_summary": {**SINGLE, "fusion": "add", "series_summary": True},
+    "hetero": {**SINGLE, "fusion": ("mufuse", "add", "concat", "scane")},
+    "hetero_summary": {**SINGLE, "fusion": ("mufuse", "add", "concat", "scane"),
+                       "series_summary": True},
     "xgboost": "xgboost",
     "random_forest": "random_forest",
     "grud": "grud",
@@ -84,8 +93,6 @@ def run_row(name: str, seed: int, out: Path, extra: dict) -> None:
 
 def baseline(model: str, seed: int, out: Path) -> None:
     """Fit a tree baseline on train (early stopping on 10 % of train), score val."""
-    from sklearn.model_selection import train_test_split
-
     from medfuse_sk import EventSet
     from medfuse_sk.baselines import make_random_forest, make_xgboost
     from medfuse_sk.datasets import load_physionet2012
@@ -101,14 +108,9 @@ def baseline(model: str, seed: int, out: Path) -> None:
     if model == "grud":
         pipe, config = _fit_grud(X, y, seed)
     elif model == "xgboost":
-        pipe = make_xgboost(random_state=seed)
-        X_fit, X_stop, y_fit, y_stop = train_test_split(X, y, test_size=0.1, stratify=y,
-                                                        random_state=seed)
-        features = pipe[0].fit(X_fit)
-        pipe[-1].fit(features.transform(X_fit), y_fit, verbose=False,
-                     eval_set=[(features.transform(X_stop), y_stop)])
-        config = {"model": "xgboost", **pipe[-1].get_params(),
-                  "best_iteration": int(pipe[-1].best_iteration)}
+        pipe = make_xgboost(random_state=seed).fit(X, y)  # stops on 10 % of train itself
+        config = {"model": "xgboost", **pipe[-1].model_.get_params(),
+                  "best_iteration": pipe[-1].best_iteration_}
     else:
         pipe = make_random_forest(random_state=seed).fit(X, y)
         config = {"model": "random_forest", **pipe[-1].get_params()}

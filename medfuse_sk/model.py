@@ -127,6 +127,13 @@ class MedFuseModule(nn.Module):
         stay; attention pooling (softmax of a learned score per observed token); the mean
         over each feature's most recent token (the current state of every variable); or two
         of them side by side.
+    series_summary : bool, default False
+        Add a branch that reads, per feature, how often it was observed (log count of
+        tokens), its latest value, how long before the stay's last token it was last seen
+        (log hours) and whether it was seen at all; a linear layer maps these
+        ``4 · n_features`` numbers to ``d_model`` and the result joins the pooled vector.
+        Measurement frequency and recency carry signal (sicker patients are measured more
+        often) that mean pooling over tokens dilutes.
     """
 
     def __init__(
@@ -141,6 +148,7 @@ class MedFuseModule(nn.Module):
         dropout: float = DEFAULTS["dropout"],
         norm_first: bool = DEFAULTS["norm_first"],
         pooling: str = DEFAULTS["pooling"],
+        series_summary: bool = DEFAULTS["series_summary"],
         **embedding,
     ) -> None:
         super().__init__()
@@ -158,6 +166,12 @@ class MedFuseModule(nn.Module):
             self.attention_score = nn.Sequential(
                 nn.Linear(d_model, d_model // 2), nn.Tanh(), nn.Linear(d_model // 2, 1))
         pooled_width = 2 * d_model if "+" in pooling else d_model
+        self.n_features = n_features
+        self.series_summary = None
+        if series_summary:
+            self.series_summary = nn.Sequential(
+                nn.Linear(4 * n_features, d_model), nn.GELU(), ByteDropout(dropout))
+            pooled_width += d_model
         self.head = nn.Sequential(
             nn.Linear(pooled_width, d_model // 2), nn.GELU(), ByteDropout(dropout),
             nn.Linear(d_model // 2, 1))
@@ -171,6 +185,7 @@ class MedFuseModule(nn.Module):
         pooling); the collate function of :class:`~medfuse_sk.batching.TokenDataset` makes it.
         """
         x = self.embedding(feature, value, time, category)
+        observed = mask
         if self.pooling == "cls":
             x = torch.cat([self.summary.expand(x.shape[0], -1, -1), x], dim=1)
             mask = torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1)
@@ -178,7 +193,12 @@ class MedFuseModule(nn.Module):
         for layer in self.layers:
             x = layer(x, attn_mask)
         x = self.final_norm(x)
-        return self.head(self._pool(x, mask, latest)).squeeze(-1)
+        pooled = self._pool(x, mask, latest)
+        if self.series_summary is not None:
+            summary = series_summary(feature, value, category, time, observed, latest,
+                                     self.n_features)
+            pooled = torch.cat([pooled, self.series_summary(summary)], dim=-1)
+        return self.head(pooled).squeeze(-1)
 
     def _pool(self, x: torch.Tensor, mask: torch.Tensor,
               latest: torch.Tensor | None) -> torch.Tensor:
@@ -203,17 +223,53 @@ class MedFuseEnsemble(nn.Module):
 
     ``forward`` returns the members' logits ``(B, n_models)``; the loss averages the members'
     losses and the predicted probability is the mean of the members' probabilities (a deep
-    ensemble: the members differ by their initial weights and dropout draws).
+    ensemble: the members differ by their initial weights and dropout draws). The members
+    share everything outside the networks: one tokenisation, one batch order, one pass over
+    the data.
+
+    ``fusion`` may name one fusion for every member or give a sequence of fusions: member
+    ``i`` then uses ``fusion[i % len(fusion)]`` (a heterogeneous ensemble, whose members
+    make different mistakes), and ``n_models`` must be a multiple of its length.
     """
 
-    def __init__(self, n_models: int = 2, **module_kwargs) -> None:
+    def __init__(self, n_models: int = 2, fusion: str | tuple[str, ...] = "mufuse",
+                 **module_kwargs) -> None:
         super().__init__()
         if int(n_models) != n_models or n_models < 2:
             raise ValueError(f"an ensemble needs n_models >= 2, got {n_models!r}")
-        self.members = nn.ModuleList(MedFuseModule(**module_kwargs) for _ in range(n_models))
+        fusions = (fusion,) if isinstance(fusion, str) else tuple(fusion)
+        if not fusions or n_models % len(fusions):
+            raise ValueError(f"n_models={n_models} must be a multiple of the number of fusions "
+                             f"{fusions!r}")
+        self.fusions = tuple(fusions[i % len(fusions)] for i in range(n_models))
+        self.members = nn.ModuleList(MedFuseModule(fusion=f, **module_kwargs)
+                                     for f in self.fusions)
 
     def forward(self, **batch: torch.Tensor) -> torch.Tensor:
         return torch.stack([member(**batch) for member in self.members], dim=1)
+
+
+def series_summary(feature: torch.Tensor, value: torch.Tensor, category: torch.Tensor,
+                   time: torch.Tensor, mask: torch.Tensor, latest: torch.Tensor | None,
+                   n_features: int) -> torch.Tensor:
+    """Per stay and feature: log token count, latest value, log hours since it was last seen
+    (before the stay's last token), seen at all → ``(B, 4 · n_features)``.
+
+    Padding never counts; categorical tokens count but have no value (0).
+    """
+    if latest is None:
+        raise ValueError("series_summary needs the `latest` token mask")
+    b = feature.shape[0]
+    observed = mask.to(value.dtype)
+    last = (latest & mask).to(value.dtype)
+    numeric = (category < 0).to(value.dtype)
+    t_end = time.masked_fill(~mask, float("-inf")).amax(dim=1, keepdim=True).clamp(min=0)
+    zeros = value.new_zeros(b, n_features)
+    count = zeros.scatter_add(1, feature, observed)
+    latest_value = zeros.scatter_add(1, feature, value * last * numeric)
+    since = zeros.scatter_add(1, feature, (t_end - time).clamp(min=0) * last)
+    seen = (count > 0).to(value.dtype)
+    return torch.cat([torch.log1p(count), latest_value, torch.log1p(since), seen], dim=1)
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

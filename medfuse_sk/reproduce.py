@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,21 @@ PAPER: dict[str, Any] = {
     "lr_schedule": "constant", "warmup_epochs": 0.0, "token_dropout": 0.0,
 }
 TOKENIZER_KEYS = ("window", "horizon", "max_tokens", "scaling", "clip", "truncate")
+
+
+def _member_probabilities(clf: MedFuseClassifier, tokens):
+    """Each ensemble member's probabilities (a DataFrame, one column per member), or None."""
+    import pandas as pd
+    import torch
+
+    from .batching import TokenDataset
+    from .model import MedFuseEnsemble
+
+    if not isinstance(clf.module_, MedFuseEnsemble):
+        return None
+    logits = clf.forward(TokenDataset(tokens))
+    names = [f"{fusion}{i}" for i, fusion in enumerate(clf.module_.fusions)]
+    return pd.DataFrame(torch.sigmoid(logits).numpy(), columns=names)
 
 
 def _split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -119,5 +135,17 @@ def run_p12(
         "wall_seconds": round(time.perf_counter() - started, 1),
         **machine_info(),
     }
+    members = _member_probabilities(clf, scored_tokens)
+    if members is not None:  # each network of an ensemble, scored on its own
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
+        y_members = scored.labels.loc[scored_tokens.stay_ids].to_numpy()
+        info["members"] = {
+            name: {"auprc": float(average_precision_score(y_members, p)),
+                   "auroc": float(roc_auc_score(y_members, p))} for name, p in members.items()}
+        if out is not None:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            members.insert(0, "stay_id", scored_tokens.stay_ids)
+            members.to_csv(Path(out) / "members.csv", index=False)
     return evaluate(clf, scored_tokens, scored.labels, split=eval_split, out=out, info=info,
                     title=f"MedFuse, {eval_split}", n_bootstrap=n_bootstrap, random_state=seed)

@@ -1,0 +1,116 @@
+"""Our models combined the scikit-learn way: soft voting and cross-validated stacking.
+
+Every model of the library takes the same input (a long table or an :class:`EventSet`), so
+scikit-learn's own :class:`~sklearn.ensemble.VotingClassifier` and
+:class:`~sklearn.ensemble.StackingClassifier` combine them as they are: MedFuse networks of
+different fusions, the aggregate-based XGBoost and Random Forest, and GRU-D where PyPOTS is
+installed. These factories only choose the members and sensible defaults.
+
+Several MedFuse networks are best given as **one** member whose ``fusion`` is a tuple
+(``MedFuseClassifier(fusion=("mufuse", "concat", "scane"))``): the networks then share one
+tokenisation, one batch order and one pass over the data, instead of each member repeating
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sklearn.ensemble import StackingClassifier, VotingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+__all__ = ["default_members", "make_voting", "make_stacking"]
+
+#: The fusions of the default heterogeneous MedFuse member.
+FUSIONS = ("mufuse", "add", "concat", "scane")
+
+
+def default_members(
+    fusions: Sequence[str] = FUSIONS,
+    *,
+    xgboost: bool = True,
+    random_state: int | None = 0,
+    **medfuse_params: Any,
+) -> list[tuple[str, Any]]:
+    """``(name, estimator)`` pairs: one heterogeneous MedFuse member, XGBoost if asked.
+
+    Parameters
+    ----------
+    fusions : sequence of fusion names
+        One network per fusion inside a single :class:`MedFuseClassifier`.
+    xgboost : bool, default True
+        Add :func:`~medfuse_sk.baselines.make_xgboost` (needs the ``xgboost`` package,
+        ``pip install medfuse-sk[bench]``).
+    random_state : int or None
+    **medfuse_params
+        Any :class:`MedFuseClassifier` parameter (``tokenizer=``, ``max_epochs=``, ...).
+    """
+    from .estimator import MedFuseClassifier
+
+    fusion = fusions[0] if len(fusions) == 1 else tuple(fusions)
+    members: list[tuple[str, Any]] = [
+        ("medfuse", MedFuseClassifier(fusion=fusion, random_state=random_state, **medfuse_params))]
+    if xgboost:
+        from .baselines import make_xgboost
+
+        try:
+            import xgboost as _  # noqa: F401
+        except ImportError as error:
+            raise ImportError("the XGBoost member needs the xgboost package: "
+                              "pip install 'medfuse-sk[bench]' (or pass xgboost=False)") from error
+        members.append(("xgboost", make_xgboost(random_state=0 if random_state is None
+                                                else random_state)))
+    return members
+
+
+def make_voting(
+    estimators: Sequence[tuple[str, Any]] | None = None,
+    *,
+    weights: Sequence[float] | None = None,
+    random_state: int | None = 0,
+    **member_params: Any,
+) -> VotingClassifier:
+    """Soft voting: the (weighted) mean of the members' probabilities.
+
+    Each member is fitted once on all the training stays; nothing is learned on top, so
+    there is nothing to cross-validate. ``estimators=None`` takes :func:`default_members`
+    (``member_params`` go there).
+    """
+    if estimators is None:
+        estimators = default_members(random_state=random_state, **member_params)
+    elif member_params:
+        raise TypeError(f"member parameters {sorted(member_params)} apply only to the default "
+                        "members (estimators=None)")
+    return VotingClassifier(list(estimators), voting="soft", weights=weights)
+
+
+def make_stacking(
+    estimators: Sequence[tuple[str, Any]] | None = None,
+    *,
+    cv: int = 5,
+    final_estimator: Any = None,
+    random_state: int | None = 0,
+    n_jobs: int | None = None,
+    **member_params: Any,
+) -> StackingClassifier:
+    """Cross-validated stacking on the training stays only.
+
+    For each of ``cv`` stratified folds of the training stays, every member is fitted on the
+    other folds and predicts the fold: these out-of-fold probabilities, computed without the
+    fold's labels, train ``final_estimator`` (default: a logistic regression). The members
+    are then refitted on all the training stays for prediction. The cost is ``cv + 1`` fits
+    of every member.
+
+    ``estimators=None`` takes :func:`default_members` (``member_params`` go there).
+    """
+    if estimators is None:
+        estimators = default_members(random_state=random_state, **member_params)
+    elif member_params:
+        raise TypeError(f"member parameters {sorted(member_params)} apply only to the default "
+                        "members (estimators=None)")
+    folds = StratifiedKFold(cv, shuffle=True, random_state=random_state)
+    return StackingClassifier(list(estimators), final_estimator=final_estimator
+                              or LogisticRegression(), cv=folds, stack_method="predict_proba",
+                              n_jobs=n_jobs)

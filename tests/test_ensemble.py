@@ -1,0 +1,77 @@
+"""Voting and cross-validated stacking of our models on EventSets."""
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from synthetic import u_shaped_task
+
+from medfuse_sk import EventSet, EventTokenizer
+from medfuse_sk.ensemble import make_stacking, make_voting
+
+
+class Memorizer(ClassifierMixin, BaseEstimator):
+    """Predicts the label it was trained with for a stay it has seen, 0.5 for any other."""
+
+    def fit(self, X, y):
+        self.seen_ = dict(zip(X.stay_ids.tolist(), np.asarray(y, dtype=float).tolist()))
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        p = np.array([self.seen_.get(s, 0.5) for s in X.stay_ids.tolist()])
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
+
+
+class RecordingLogisticRegression(LogisticRegression):
+    """The final estimator; keeps the meta-features it was trained on."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.meta_features_ = np.asarray(X).copy()
+        self.meta_labels_ = np.asarray(y).copy()
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_out_of_fold_predictions_never_see_the_folds_labels():
+    """Each training stay's meta-feature comes from a member that never saw the stay: a
+    memorising member then gives 0.5 everywhere; a leak would hand the final estimator the
+    labels themselves."""
+    events, labels = u_shaped_task(n_stays=90)
+    X = EventSet.from_long(events)
+    y = labels.loc[X.stay_ids].to_numpy()
+    stack = make_stacking([("memory", Memorizer())], cv=3,
+                          final_estimator=RecordingLogisticRegression()).fit(X, y)
+    meta = stack.final_estimator_.meta_features_
+    assert meta.shape == (len(X), 1)
+    np.testing.assert_array_equal(meta[:, 0], 0.5)
+    # the member refitted on all stays for prediction does remember them
+    np.testing.assert_array_equal(stack.named_estimators_["memory"].predict_proba(X)[:, 1], y)
+
+
+def test_stacking_and_voting_combine_medfuse_of_two_fusions_with_xgboost():
+    pytest.importorskip("xgboost")
+    from sklearn.metrics import roc_auc_score
+
+    events, labels = u_shaped_task(n_stays=240, seed=3)
+    X = EventSet.from_long(events)
+    y = labels.loc[X.stay_ids]
+    train, test = np.arange(180), np.arange(180, 240)
+    params = {"fusions": ("mufuse", "scane"), "max_epochs": 6, "verbose": 0, "batch_size": 32,
+              "tokenizer": EventTokenizer(), "random_state": 0}
+    stack = make_stacking(cv=2, **params).fit(X[train], y.iloc[train])
+    members = dict(stack.named_estimators_)
+    assert members["medfuse"].module_.fusions == ("mufuse", "scane")
+    assert stack.final_estimator_.coef_.shape == (1, 2)  # one column per member
+    p = stack.predict_proba(X[test])[:, 1]
+    assert roc_auc_score(y.iloc[test], p) > 0.7
+    vote = make_voting(**params).fit(X[train], y.iloc[train])
+    averaged = np.mean([m.predict_proba(X[test])[:, 1] for m in vote.estimators_], axis=0)
+    np.testing.assert_allclose(vote.predict_proba(X[test])[:, 1], averaged, rtol=1e-6)
+
+
+def test_member_parameters_need_the_default_members():
+    with pytest.raises(TypeError, match="max_epochs"):
+        make_voting([("memory", Memorizer())], max_epochs=3)
