@@ -263,7 +263,7 @@ def _configuration(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
 # -- fit / predict / evaluate -----------------------------------------------------------------
 def fit(args: argparse.Namespace) -> int:
     """Train on the user's events and labels; write a safe model folder."""
-    from .distributed import DistributedMedFuseClassifier, init_from_environment
+    from .distributed import DistributedMedFuseClassifier, init_from_environment, is_main_process
     from .estimator import MedFuseClassifier
     from .persistence import save_model
     from .tokenize import EventTokenizer
@@ -282,13 +282,13 @@ def fit(args: argparse.Namespace) -> int:
     cls = DistributedMedFuseClassifier if several else MedFuseClassifier
     model = cls(tokenizer=EventTokenizer(**tokenizer_params), categorical=args.categorical,
                 **columns, **params)
-    if args.progress:
+    if args.progress and is_main_process():
         from skorch.callbacks import ProgressBar
 
         model.set_params(callbacks=[("progress", ProgressBar())])
     _say(args, f"training {cls.__name__} ({'data-parallel' if several else 'one process'})")
     model.fit(X, labels.loc[X.stay_ids])
-    if args.progress:
+    if model.callbacks:
         model.set_params(callbacks=None)  # the progress bar only matters during training
     history = model.history_
     summary = {"epochs": len(history), "train_seconds": round(sum(history[:, "dur"]), 1)}

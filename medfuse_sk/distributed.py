@@ -68,8 +68,11 @@ def init_from_environment(device: str = "cpu") -> bool:
 
 
 def is_main_process() -> bool:
-    """True in a single-process run and in the process of rank 0 of a distributed one."""
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+    """True in a single-process run and in the process of rank 0 of a distributed one (also
+    before the process group is joined: a launcher's ``RANK`` says which process this is)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def _world() -> tuple[int, int]:
