@@ -300,10 +300,13 @@ def fit(args: argparse.Namespace) -> int:
 
 
 def _load(path: str):
+    """A saved model; one trained on a GPU comes onto the CPU when this machine has no GPU."""
+    import torch
+
     from .persistence import ModelFileError, load_model
 
     try:
-        return load_model(path, device=None)
+        return load_model(path, device=None if torch.cuda.is_available() else "cpu")
     except ModelFileError as exc:
         raise CommandError(f"model {path}: {exc}") from exc
 
