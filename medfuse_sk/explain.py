@@ -24,6 +24,10 @@ logit of the *mean of the members' probabilities*, not the mean logit: attributi
 up to the change of the very risk the model reports. Each member has its own embedding; a
 token's attribution is the sum over the members' embeddings of that token.
 
+Only what passes through the token embedding is attributed: a branch that reads the values
+directly (``series_summary=True``) is held at the stay's actual inputs along the path, so
+its effect sits in the baseline (a warning says so).
+
 Values are reported as the user gave them: each token's value is recomputed with the fitted
 tokenizer's windows and caps but without scaling or clipping, so a windowed token's value is
 the median of the raw values of its (stay, feature, window) (the mean of the two middle ones
@@ -291,6 +295,10 @@ def explain(
     clf, tokens = prepared.classifier, prepared.tokens
     module = clf.module_
     members = _members(module)
+    if any(getattr(m, "series_summary", None) is not None for m in members):
+        warnings.warn("the network has a series_summary branch, which reads values outside the "
+                      "token embedding: its effect is held fixed (part of the baseline), not "
+                      "attributed to tokens", stacklevel=2)
     dataset = TokenDataset(tokens)
     lengths = tokens.lengths
     n_stays = len(tokens)
@@ -460,7 +468,9 @@ class FeatureResponse:
 
         ``fold = d(low, high) / mean(d(low, normal), d(normal, high))``: below 1 the
         embedding maps too-low and too-high values closer to each other than to a normal one
-        (the paper's "equifinality"); a monotone embedding gives about 2.
+        (the paper's "equifinality"); an embedding that keeps moving one way as the value
+        rises gives 2 or more (``1 − cos`` grows about as the square of the angle: 4 for two
+        equal steps along a circle).
         """
         z = self._tokens_at(np.array([low, normal, high], dtype=np.float64))
         z = z / np.linalg.norm(z, axis=1, keepdims=True).clip(1e-12)

@@ -164,6 +164,10 @@ def plot_feature_responses(
 ):
     """Per feature (rows) and fusion (column pairs): gate heat map and token similarity.
 
+    Heat map: each gate entry (``add``: each entry of the value embedding) against the value,
+    minus its value at the normal level, entries sorted by their rise from the lowest to the
+    highest value. Similarity: cosine similarity of the fused tokens of every two values.
+
     Parameters
     ----------
     responses : feature → its :class:`FeatureResponse` for each fusion to compare
@@ -182,14 +186,18 @@ def plot_feature_responses(
             ax_g, ax_s = axes[row, 2 * col], axes[row, 2 * col + 1]
             order = np.argsort(resp.values)
             v, g = resp.values[order], resp.gates[order]
+            # the value-dependent part: each entry minus its value at the normal level
+            g = g - np.array([np.interp(normal, v, g[:, j]) for j in range(g.shape[1])])
             rank = np.argsort(g[-1] - g[0])  # entries rising with the value on top
             span = (v[0], v[-1])
-            im = ax_g.imshow(g[:, rank].T, aspect="auto", origin="lower", cmap="viridis",
-                             extent=(*span, 0, g.shape[1]), interpolation="nearest")
+            limit = float(np.abs(g).max()) or 1.0
+            im = ax_g.imshow(g[:, rank].T, aspect="auto", origin="lower", cmap="RdBu_r",
+                             vmin=-limit, vmax=limit, extent=(*span, 0, g.shape[1]),
+                             interpolation="nearest")
             fig.colorbar(im, ax=ax_g, fraction=0.05, pad=0.02).ax.tick_params(labelsize=6)
-            what = "gate entries" if resp.fusion == "mufuse" else (
-                "value embedding φ(x)" if resp.fusion == "add" else "token entries")
-            ax_g.set_title(f"{feature}, {resp.fusion}: {what}", fontsize=8)
+            what = "gate g(x)" if resp.fusion == "mufuse" else (
+                "value embedding φ(x)" if resp.fusion == "add" else "token z(x)")
+            ax_g.set_title(f"{feature}, {resp.fusion}: {what} − at normal", fontsize=8)
             ax_g.set_xlabel(f"{feature} (as measured)", fontsize=7)
             ax_g.set_ylabel("entry (sorted)", fontsize=7)
             sim = resp.similarity()[np.ix_(order, order)]
@@ -201,10 +209,10 @@ def plot_feature_responses(
                            f"(d lo-hi {d['low_high']:.3f}, lo-n {d['low_normal']:.3f}, "
                            f"n-hi {d['normal_high']:.3f})", fontsize=7)
             ax_s.set_xlabel(f"{feature}", fontsize=7)
-            for ax in (ax_g, ax_s):
+            for ax, colour in ((ax_g, "0.2"), (ax_s, "white")):
                 ax.tick_params(labelsize=6)
                 for x in (low, normal, high):
-                    ax.axvline(x, color="white", lw=0.7, ls="--")
+                    ax.axvline(x, color=colour, lw=0.7, ls="--")
             for y in (low, normal, high):
                 ax_s.axhline(y, color="white", lw=0.7, ls="--")
     if title:

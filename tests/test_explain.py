@@ -39,6 +39,7 @@ def sample():
 @pytest.fixture(scope="module")
 def fitted(sample):
     X, y, _ = sample
+    X, y = X.take(np.arange(400)), y.iloc[:400]
     clf = MedFuseClassifier(max_epochs=2, tokenizer=EventTokenizer(window=2.0, horizon=48.0),
                             **SMALL)
     with warnings.catch_warnings():
@@ -205,7 +206,7 @@ def test_cli_explains_a_saved_model_and_an_events_file(fitted, sample, tmp_path)
     sample[2].take(np.arange(5)).to_long().to_csv(events, index=False)
     out = tmp_path / "out"
     assert main(["explain", "--model", str(model), "--events", str(events), "--out", str(out),
-                 "--plot", "2"]) == 0
+                 "--plot", "1", "--stay", str(sample[2].stay_ids[3]), "--features", "K"]) == 0
     table = pd.read_csv(out / "attributions.csv")
     assert table["stay_id"].nunique() == 5
     stays = pd.read_csv(out / "stays.csv", index_col=0)
@@ -214,7 +215,8 @@ def test_cli_explains_a_saved_model_and_an_events_file(fitted, sample, tmp_path)
     for name in ("importance.png", "feature_response.png", "attribution_vs_value.png",
                  "summary.json"):
         assert (out / name).exists(), name
-    assert len(list(out.glob("stay_*.png"))) == 2
+    drawn = {p.name for p in out.glob("stay_*.png")}
+    assert drawn == {f"stay_{stays['risk'].idxmax()}.png", f"stay_{sample[2].stay_ids[3]}.png"}
 
 
 @pytest.mark.slow
