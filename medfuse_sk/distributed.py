@@ -10,7 +10,8 @@ How the work is shared: every training batch is the batch a single-process fit w
 ``batch_size`` and ``random_state`` would draw (rank 0's batch order is broadcast); each process
 computes the loss of its share of that batch's stays (every N-th stay), and
 :class:`torch.nn.parallel.DistributedDataParallel` averages the gradients. Each share's loss is
-weighted by its size, so the averaged gradient is the gradient of the whole batch's mean loss:
+weighted by its size (stays, or total ``sample_weight``), so the averaged gradient is the
+gradient of the whole batch's mean loss:
 the fit follows the single-process fit (same steps, learning-rate schedule and early stopping) up
 to floating-point summation order, and finishes in about 1/N of the time when the devices are
 busy. Validation and prediction are not split: every process scores the whole validation set
@@ -199,10 +200,14 @@ class DistributedMedFuseClassifier(MedFuseClassifier):
         if not (training and self._distributed() and torch.is_grad_enabled()):
             return loss
         # DDP averages the processes' gradients; weighting each share's mean loss by its size
-        # makes that average the gradient of the whole batch's mean loss
-        n = torch.tensor([float(len(y_true))], device=_comm_device())
-        dist.all_reduce(n)
-        return loss * (len(y_true) * dist.get_world_size() / n.item())
+        # (its stays, or their total sample_weight) makes that average the gradient of the
+        # whole batch's mean loss
+        X = kwargs.get("X", args[0] if args else None)
+        weight = X.get("sample_weight") if isinstance(X, dict) else None
+        mine = float(len(y_true)) if weight is None else float(weight.sum())
+        total = torch.tensor([mine], dtype=torch.float64, device=_comm_device())
+        dist.all_reduce(total)
+        return loss * (mine * dist.get_world_size() / max(total.item(), 1e-300))
 
     def train_step(self, batch, **fit_params):
         step = super().train_step(batch, **fit_params)

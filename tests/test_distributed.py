@@ -21,7 +21,8 @@ PARAMS = dict(d_model=16, n_heads=2, max_epochs=3, batch_size=16, dropout=0.0, t
               tokenizer=EventTokenizer(window=4.0, max_tokens=60))
 N_STAYS = 149
 #: float summation order differs (two shares vs one batch): measured max |Δp| 6e-8. Without the
-#: gradient averaging it is 1.4e-3, without weighting the shares' losses by their size 2.7e-5.
+#: gradient averaging it is 1.4e-3; weighting the shares' losses by their stay counts instead of
+#: their total sample_weight gives 6.6e-5 (2.7e-5 without weights and no weighting at all).
 TOLERANCE = 1e-6
 
 WORKER = """
@@ -29,18 +30,23 @@ import os, sys, warnings
 import numpy as np
 warnings.simplefilter("ignore")
 sys.path.insert(0, {tests!r})
-from test_distributed import PARAMS, sample_data
+from test_distributed import PARAMS, sample_data, weights
 from medfuse_sk.distributed import DistributedMedFuseClassifier
 from medfuse_sk.persistence import save_model
 
 X, y, X_test = sample_data()
-clf = DistributedMedFuseClassifier(**PARAMS).fit(X, y)
+clf = DistributedMedFuseClassifier(**PARAMS).fit(X, y, sample_weight=weights(y))
 rank = int(os.environ["RANK"])
 out = {out!r}
 save_model(clf, os.path.join(out, f"model_rank{{rank}}"))   # only rank 0 may write
 np.save(os.path.join(out, f"proba_rank{{rank}}.npy"), clf.predict_proba(X_test)[:, 1])
 np.save(os.path.join(out, f"auprc_rank{{rank}}.npy"), np.array(clf.history_[:, "valid_auprc"]))
 """
+
+
+def weights(y):
+    """Per-stay weights 1, 2, 3, 1, ...: the shares' losses must be weighted by their weight."""
+    return 1.0 + np.arange(len(y)) % 3
 
 
 def sample_data():
@@ -69,7 +75,7 @@ def test_two_processes_match_a_single_process_fit_and_only_rank_0_writes(tmp_pat
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        single = MedFuseClassifier(**{**PARAMS, "verbose": 0}).fit(X, y)
+        single = MedFuseClassifier(**{**PARAMS, "verbose": 0}).fit(X, y, sample_weight=weights(y))
     expected = single.predict_proba(X_test)[:, 1]
     for rank in (0, 1):
         proba = np.load(tmp_path / f"proba_rank{rank}.npy")
