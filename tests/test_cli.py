@@ -200,3 +200,25 @@ def test_errors_name_the_file_and_the_column(files, fitted_dir, tmp_path, capsys
     err = _error(["fit", events, labels, "--out", out, "--stay", "icustay", "--feature",
                   "variable", "--set", "max_epochs=0"], capsys)
     assert "max_epochs" in err
+
+
+def test_csv_datetimes_become_hours_since_each_stays_first_event(tmp_path):
+    from medfuse_sk.cli import read_events
+
+    path = tmp_path / "events.csv"
+    pd.DataFrame({"stay_id": [1, 1, 2, 2], "time": ["2024-01-01 08:00", "2024-01-01 09:30",
+                                                   "2024-02-03 00:00", "2024-02-04 00:00"],
+                  "feature": ["HR", "HR", "HR", "Temp"], "value": [80, 90, 70, 37.0]}).to_csv(
+        path, index=False)
+    X = read_events(str(path), {"stay": "stay_id", "time": "time", "feature": "feature",
+                                "value": "value"})
+    np.testing.assert_allclose(X.columns["time"], [0.0, 1.5, 0.0, 24.0])
+
+
+def test_progress_bar_during_training_is_not_saved(files, tmp_path, capsys):
+    out = tmp_path / "m"
+    main(["fit", str(files / "events.csv.gz"), str(files / "labels.csv"), "--out", str(out),
+          "--stay", "icustay", "--feature", "variable", "--set", "max_epochs=1",
+          "--set", "d_model=8", "--set", "n_heads=1", "--progress"])
+    assert "it/s" in capsys.readouterr().err  # tqdm's bar over the epoch's batches
+    assert json.loads((out / "model.json").read_text())["model"]["params"]["callbacks"] is None
