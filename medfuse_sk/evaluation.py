@@ -41,7 +41,8 @@ def _stay_ids(X: Any, n: int) -> np.ndarray:
         ids = np.arange(n)
     ids = np.asarray(ids)
     if len(ids) != n:
-        raise ValueError(f"the model returned {n} probabilities for {len(ids)} stays")
+        raise ValueError(f"the model returned {n} probabilities for {len(ids)} rows of X; pass "
+                         "the stays as an EventSet (EventSet.from_long) so that rows are named")
     return ids
 
 
@@ -64,8 +65,8 @@ def score(model: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarra
     Parameters
     ----------
     model : fitted classifier with ``predict_proba``
-    X : what the model predicts on (EventSet, TokenSet, long table, ...); its ``stay_ids``
-        name the rows
+    X : what the model predicts on: an EventSet or TokenSet (its ``stay_ids`` name the rows),
+        or a table with one row per stay (its index names them)
     y : labels: a Series indexed by stay id (aligned), or an array in the order of the stays
 
     Returns
