@@ -61,7 +61,8 @@ def _hours_since_start(
     if pd.api.types.is_timedelta64_dtype(times):
         return times.to_numpy() / _HOUR
     if pd.api.types.is_datetime64_any_dtype(times):
-        stamps = times.dt.tz_localize(None) if times.dt.tz is not None else times
+        # aware times as UTC instants: elapsed hours stay right across DST changes
+        stamps = times.dt.tz_convert(None) if times.dt.tz is not None else times
         stamps = stamps.to_numpy()
         if start is None:
             first = (pd.Series(stamps).groupby(stay_codes).min()
@@ -76,7 +77,7 @@ def _hours_since_start(
                 )
             start_times = pd.to_datetime(start.reindex(stay_ids))
             if start_times.dt.tz is not None:
-                start_times = start_times.dt.tz_localize(None)
+                start_times = start_times.dt.tz_convert(None)
             origin = start_times.to_numpy()[stay_codes]
         return (stamps - origin) / _HOUR
     if pd.api.types.is_numeric_dtype(times) and not pd.api.types.is_bool_dtype(times):
@@ -195,7 +196,7 @@ class EventSet(RaggedStays):
             stay_codes, stay_ids = pd.factorize(df[stay], sort=False)
             stay_ids = np.asarray(stay_ids)
         else:
-            stay_ids = np.asarray(list(stays))
+            stay_ids = pd.Index(list(stays), tupleize_cols=False).to_numpy()  # 1 stays ≠ "1"
             if len(pd.unique(stay_ids)) != len(stay_ids):
                 raise ValueError("`stays` lists some stay ids more than once")
             stay_codes = pd.Index(stay_ids).get_indexer(df[stay])

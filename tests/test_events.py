@@ -174,3 +174,20 @@ def test_as_event_set_lives_next_to_event_set():
     pd.testing.assert_frame_equal(X.to_long(), EventSet.from_long(table).to_long())
     with pytest.raises(TypeError, match="TokenSet: it is already tokenized"):
         as_event_set(EventTokenizer().fit_transform(X))
+
+
+def test_aware_datetimes_count_elapsed_hours_across_a_dst_change():
+    """Found by the property test: local wall-clock differences were taken as hours."""
+    times = pd.to_datetime(["2021-03-27 21:00", "2021-03-28 03:00"]).tz_localize("Europe/Berlin")
+    table = pd.DataFrame({"stay_id": [1, 1], "time": times, "feature": ["K", "K"],
+                          "value": [4.0, 4.1]})
+    assert EventSet.from_long(table).columns["time"].tolist() == [0.0, 5.0]
+    start = pd.Series(pd.to_datetime(["2021-03-27 19:00"]).tz_localize("UTC"), index=[1])
+    assert EventSet.from_long(table, start=start).columns["time"].tolist() == [1.0, 6.0]
+
+
+def test_listed_stays_keep_their_types():
+    """Found by the property test: ``stays=[0, "empty"]`` turned 0 into "0"."""
+    table = pd.DataFrame({"stay_id": [0], "time": [1.0], "feature": ["K"], "value": [4.0]})
+    X = EventSet.from_long(table, stays=[0, "empty"])
+    assert X.stay_ids.tolist() == [0, "empty"] and X.lengths.tolist() == [1, 0]
