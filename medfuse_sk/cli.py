@@ -421,7 +421,11 @@ def _add_evaluate(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="medfuse", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="medfuse", description="MedFuse for irregular clinical time series: train on your "
+        "own event tables, predict, evaluate, explain; the P12 benchmark and a demo.",
+        epilog="Data-parallel training: torchrun --nproc_per_node N -m medfuse_sk.cli fit ... "
+               "(docs/scaling.md).")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_demo = sub.add_parser("demo", help="train on the bundled real P12 sample and score it")
