@@ -6,6 +6,7 @@
         --add /tmp/p12_add.pkl --out docs/figures/explain
     OMP_NUM_THREADS=1 python benchmarks/bench_explain.py responses --mufuse /tmp/p12_mufuse.pkl \
         --add /tmp/p12_add.pkl --out docs/figures/explain
+    OMP_NUM_THREADS=1 python benchmarks/bench_explain.py steps --stays 60
     python benchmarks/bench_explain.py shrink docs/figures/explain/*.png
     python benchmarks/bench_explain.py time --model /tmp/p12_mufuse.pkl --stays 1000 --threads 1 2
 
@@ -15,7 +16,8 @@ P12 train split, tokenized as ``medfuse p12`` does (2-hour windows over 48 h); p
 per-feature responses of
 both models for K, Na and Lactate (value grid: the 0.5–99.5th percentiles of the train
 split's measurements; low/normal/high: its 2.5th, 50th and 97.5th percentiles). ``time``:
-median wall time of ``explain`` on the first N val stays per thread count (JSON).
+median wall time (and process CPU time) of ``explain`` on the first N val stays per thread
+count, with the load average before and after (JSON).
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ def figures(args) -> None:
     stays = stay_summary(table)
     labels = val_data.labels.loc[stays.index]
     died = stays[labels.to_numpy() == 1].sort_values("risk", ascending=False)
-    lived = stays[labels.to_numpy() == 0].sort_values("risk")
+    typical = (stays["n_tokens"] >= stays["n_tokens"].median()).to_numpy()  # not a near-empty stay
+    lived = stays[(labels.to_numpy() == 0) & typical].sort_values("risk")
     picks = {"p12_stay_high_risk.png": died.index[0], "p12_stay_low_risk.png": lived.index[0]}
     for file, stay in picks.items():
         plt.close(plot_stay(table, stay, out / file, max_features=10,
@@ -110,10 +113,28 @@ def figures(args) -> None:
         tables["add"], FEATURES, out / "p12_attribution_vs_value_add.png",
         title=f"P12 val, add: token attribution against the measured value ({len(stays)} stays)"))
 
+    report["attribution_by_level"] = _by_level(tables, train_data.events)
     report["feature_response"] = _responses(models, train_data.events, out)
     report["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
     (out / "p12_report.json").write_text(json.dumps(report, indent=2, default=str))
     print(json.dumps(report, indent=2, default=str))
+
+
+def _by_level(tables: dict, long) -> dict:
+    """Mean token attribution of K, Na, Lactate among low (≤ 2.5th percentile of train),
+    normal (25th–75th) and high (≥ 97.5th) values, per model."""
+    out = {}
+    for f in FEATURES:
+        measured = long.loc[long["feature"] == f, "value"].to_numpy(dtype=float)
+        lo, q1, q3, hi = np.percentile(measured, [2.5, 25, 75, 97.5])
+        out[f] = {"cuts": [lo, q1, q3, hi]}
+        for name, table in tables.items():
+            r = table[table["feature"] == f]
+            groups = {"low": r["value"] <= lo, "normal": r["value"].between(q1, q3),
+                      "high": r["value"] >= hi}
+            out[f][name] = {g: {"mean": round(float(r.loc[m, "attribution"].mean()), 4),
+                                "tokens": int(m.sum())} for g, m in groups.items()}
+    return out
 
 
 def _responses(models: dict, long, out: Path) -> dict:
@@ -159,20 +180,54 @@ def time_explain(args) -> None:
         warnings.filterwarnings("ignore", message=".*horizon.*")
         for threads in args.threads:
             torch.set_num_threads(threads)
-            seconds = []
+            seconds, cpu = [], []
             for _ in range(args.repeats):
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 table = model.explain(val, n_steps=args.n_steps, baseline=args.baseline)
                 seconds.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - cpu_started)
             delta = np.abs(table.groupby(table.columns[0])["delta"].first()).max()
             result["threads"][threads] = {"seconds": [round(s, 2) for s in seconds],
                                           "median": round(float(np.median(seconds)), 2),
+                                          "cpu_seconds_median": round(float(np.median(cpu)), 2),
+                                          "n_steps_max": int(table["n_steps"].max()),
                                           "max_abs_delta": float(delta),
                                           "load_after": os.getloadavg()[0]}
             print(threads, result["threads"][threads], flush=True)
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
+
+
+def steps(args) -> None:
+    """Integration error against the number of steps, on held-out sample stays.
+
+    The model is the one ``medfuse explain`` trains when given nothing (same seed); the
+    reference is 128 Gauss-Legendre steps.
+    """
+    from medfuse_sk.explain import explain, stay_summary
+    from medfuse_sk.explain_cli import _sample_model
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*horizon.*")
+        model, X = _sample_model(args.epochs, 0)
+    X = X.take(np.arange(args.stays))
+    rows = []
+    for baseline in ("center", "zero"):
+        ref = explain(model, X, baseline=baseline, n_steps=128, tolerance=1.0)
+        gap = np.abs(stay_summary(ref).eval("logit - baseline_logit"))
+        for n in (4, 8, 16, 32):
+            table = explain(model, X, baseline=baseline, n_steps=n, tolerance=1.0)
+            s = stay_summary(table)
+            rows.append({"baseline": baseline, "n_steps": n,
+                         "median_abs_gap": round(float(gap.median()), 3),
+                         "max_abs_delta": float(np.abs(s["delta"]).max()),
+                         "median_abs_delta": float(np.abs(s["delta"]).median()),
+                         "max_token_error": float(np.abs(table["attribution"]
+                                                         - ref["attribution"]).max()),
+                         "max_abs_attribution": float(np.abs(ref["attribution"]).max())})
+            print(rows[-1], flush=True)
+    print(json.dumps(rows, indent=2))
 
 
 def shrink(args) -> None:
@@ -207,6 +262,10 @@ def main() -> None:
     p.add_argument("--add", required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(func=responses)
+    p = sub.add_parser("steps")
+    p.add_argument("--stays", type=int, default=60)
+    p.add_argument("--epochs", type=int, default=10)
+    p.set_defaults(func=steps)
     p = sub.add_parser("shrink")
     p.add_argument("paths", nargs="+")
     p.set_defaults(func=shrink)

@@ -63,8 +63,9 @@ def plot_stay(table: pd.DataFrame, stay: Any, path: str | os.PathLike | None = N
     limit = float(np.abs(rows["attribution"]).max()) or 1.0
     norm, cmap = Normalize(-limit, limit), plt.get_cmap("RdBu_r")
 
-    fig, axes = plt.subplots(len(shown), 1, sharex=True, squeeze=False,
-                             figsize=(9, 0.75 * len(shown) + 1.4))
+    height = 0.75 * len(shown) + 1.4
+    fig, axes = plt.subplots(len(shown), 1, sharex=True, squeeze=False, figsize=(9, height))
+    fig.subplots_adjust(top=1 - 0.75 / height, bottom=0.5 / height, hspace=0.3)
     t_max = max(float(rows["time"].max()), 1.0)
     for ax, feature in zip(axes[:, 0], shown):
         r = rows[rows["feature"] == feature].sort_values("time")
