@@ -13,11 +13,17 @@ Task (``medfuse_sk.tasks.make_window_task``): the events of a stay's first 24 IC
 horizon); stays labelled within the first 24 h, and stays whose record ends before 24 h, are
 excluded (counts in ``task.json``). Splits: the fixed split of set A shipped with the package.
 Training stays: a fixed stratified subsample of ``N_TRAIN`` of the task's train-split stays
-(CPU budget), the same for every row and seed; early stopping on a stratified 10 % of them
-(MedFuse and XGBoost alike); scored on the val and test splits (all their task stays).
+(CPU budget), the same for every row and seed (``p19_xgboost_full``: all of them). Model
+selection (MedFuse's best epoch, XGBoost's number of trees) on the task's val-split stays;
+scores on the test-split stays, which nothing else touches.
 Pre-training (``p19_pretrain``): masked value reconstruction on the first 24 h of *every*
 train-split stay, labels unused (including the stays excluded from the task and those outside
 the subsample), one run (seed 0) shared by the fine-tuning seeds.
+
+P12 rows (the protocol of docs/p12-report.md: 2-hour windows over 48 h; early stopping on a
+stratified 10 % of the training stays; scored on the standard val split): a small target of
+``P12_TRAIN`` train stays; ``p12_pretrain`` pre-trains on all 7,680 train stays without labels;
+``p12_from_p19*`` take P19's pre-trained network as the source, by feature name.
 """
 
 from __future__ import annotations
@@ -52,7 +58,15 @@ ROWS = {
     "p19_scratch": "MedFuse from scratch",
     "p19_pretrain": "masked-value pre-training on all train-split stays (no labels)",
     "p19_pretrained": "MedFuse initialised from p19_pretrain (embedding, projector, encoder)",
+    "p12_scratch": "P12: MedFuse from scratch, 3,000 train stays",
+    "p12_pretrain": "P12: masked-value pre-training on all 7,680 train stays (no labels)",
+    "p12_pretrained": "P12: initialised from p12_pretrain (embedding, projector, encoder)",
+    "p12_from_p19": "P12: feature rows from p19_pretrain by name (P12_FROM_P19), frozen 1 epoch",
+    "p12_from_p19_all": "P12: everything from p19_pretrain (rows by name, projector, encoder), "
+                        "rows frozen 1 epoch",
 }
+P12_TRAIN = 3000
+P12_DIR = Path(os.environ.get("MEDFUSE_P12_DIR", Path("..") / "shared" / "data" / "physionet2012"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,6 +122,49 @@ def p19_data() -> dict:
     return out
 
 
+def p12_data() -> dict:
+    """P12 train subsample, the whole train split (pre-training) and val, as EventSets (cached)."""
+    path = CACHE / "p12.pkl"
+    if path.exists():
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
+    from medfuse_sk import EventSet
+    from medfuse_sk.datasets import load_physionet2012
+
+    out = {}
+    for split in ("train", "val"):
+        data = load_physionet2012(P12_DIR, split=split, progress=False)
+        X = EventSet.from_long(data.events, categorical=list(data.categorical),
+                               stays=data.stay_ids)
+        out[split] = (X, data.labels.to_numpy())
+    X, y = out["train"]
+    rng = np.random.default_rng(0)
+    chosen = [rng.choice(np.flatnonzero(y == label),
+                         size=int(round(P12_TRAIN * np.mean(y == label))), replace=False)
+              for label in (0, 1)]
+    sub = np.sort(np.concatenate(chosen))
+    out["pretrain"] = X
+    out["train"] = (X[sub], y[sub])
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        pickle.dump(out, handle)
+    return out
+
+
+def _p12_tokenizer():
+    from medfuse_sk import EventTokenizer
+
+    return EventTokenizer(window=2.0, horizon=48.0)  # the paper's protocol (docs/p12-report.md)
+
+
+def _load_pretrainer(name: str):
+    source = CACHE / f"{name}_seed0.pkl"
+    if not source.exists():
+        raise SystemExit(f"{source} is missing: run the row {name.replace('er', '')} first")
+    with open(source, "rb") as handle:
+        return pickle.load(handle)
+
+
 # --------------------------------------------------------------------------------------------
 # one run
 # --------------------------------------------------------------------------------------------
@@ -118,6 +175,8 @@ def _scores(model, data: dict) -> dict:
 
     out = {}
     for part in ("val", "test"):
+        if part not in data:
+            continue
         X, y = data[part]
         began = time.perf_counter()
         proba = model.predict_proba(X)[:, 1]
@@ -126,8 +185,46 @@ def _scores(model, data: dict) -> dict:
     return out
 
 
+def _xgboost_early_stopped_on(X, y, X_val, y_val, seed: int):
+    """Aggregates → XGBoost (the settings of ``make_xgboost``), trees chosen on the val split."""
+    from sklearn.pipeline import make_pipeline
+    from xgboost import XGBClassifier
+
+    from medfuse_sk.baselines import StayAggregates
+
+    aggregates = StayAggregates().fit(X)
+    model = XGBClassifier(n_estimators=2000, learning_rate=0.02, max_depth=5, subsample=0.8,
+                          colsample_bytree=0.6, tree_method="hist", eval_metric="aucpr",
+                          early_stopping_rounds=100, n_jobs=1, random_state=seed)
+    model.fit(aggregates.transform(X), y, eval_set=[(aggregates.transform(X_val), y_val)],
+              verbose=False)
+    return make_pipeline(aggregates, model)
+
+
+def _with_val_split(row: str, X, y, val):
+    """Tokens of the training stays and a skorch split that validates on the val split.
+
+    The tokenizer is fitted on the training stays (for ``p19_pretrained``: the pretrainer's
+    own, fitted on all train-split stays); the classifier receives tokens, and the fitted
+    tokenizer is kept as ``_with_val_split.tokenizer`` to tokenize the test stays.
+    """
+    from skorch.helper import predefined_split
+
+    from medfuse_sk import EventTokenizer
+    from medfuse_sk.batching import TokenDataset
+
+    if row == "p19_pretrained":
+        tokenizer = _load_pretrainer("p19_pretrainer").tokenizer_
+    else:
+        tokenizer = EventTokenizer().fit(X)
+    _with_val_split.tokenizer = tokenizer
+    X_val, y_val = val
+    split = predefined_split(TokenDataset(tokenizer.transform(X_val), y_val.astype(np.float32)))
+    return tokenizer.transform(X), y, split
+
+
 def run_one(row: str, seed: int) -> dict:
-    data = p19_data()
+    data = p12_data() if row.startswith("p12") else p19_data()
     import torch
 
     torch.set_num_threads(1)
@@ -135,49 +232,60 @@ def run_one(row: str, seed: int) -> dict:
     X, y = data["train_full" if row == "p19_xgboost_full" else "train"]
     began = time.perf_counter()
     if row.startswith("p19_xgboost"):
-        from medfuse_sk.baselines import make_xgboost
-
-        model = make_xgboost(random_state=seed, n_jobs=1).fit(X, y)
-    elif row == "p19_pretrain":
+        model = _xgboost_early_stopped_on(X, y, *data["val"], seed)
+        result["fit_seconds"] = time.perf_counter() - began
+    elif row in ("p19_pretrain", "p12_pretrain"):
         from medfuse_sk.pretrain import MedFusePretrainer
 
+        tokenizer = _p12_tokenizer() if row == "p12_pretrain" else None
         model = MedFusePretrainer("masked", max_epochs=PRETRAIN_EPOCHS, random_state=seed,
-                                  verbose=1, **NETWORK).fit(data["pretrain"])
+                                  verbose=1, tokenizer=tokenizer, **NETWORK).fit(data["pretrain"])
         result["fit_seconds"] = time.perf_counter() - began
         result["history"] = model.history_
         result["n_stays"] = len(data["pretrain"])
         result["n_tokens"] = int(model.tokenizer_.transform(data["pretrain"]).n_rows)
         CACHE.mkdir(parents=True, exist_ok=True)
-        with open(CACHE / f"p19_pretrainer_seed{seed}.pkl", "wb") as handle:
+        with open(CACHE / f"{row}er_seed{seed}.pkl", "wb") as handle:
             pickle.dump(model, handle)
         result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         return result
     else:
         from medfuse_sk import MedFuseClassifier
+        from medfuse_sk.transfer import P12_FROM_P19, TransferEmbeddings
 
         settings = dict(max_epochs=MAX_EPOCHS, patience=PATIENCE, random_state=seed, verbose=1,
-                        categorical=None, **NETWORK)
-        if row == "p19_scratch":
+                        **NETWORK)
+        if row.startswith("p12"):
+            settings["tokenizer"] = _p12_tokenizer()
+        if row.startswith("p19"):  # early stopping on the shipped val split, scored on test
+            X, y, settings["train_split"] = _with_val_split(row, X, y, data["val"])
+        if row in ("p19_scratch", "p12_scratch"):
             model = MedFuseClassifier(**settings)
-        elif row == "p19_pretrained":
-            source = CACHE / "p19_pretrainer_seed0.pkl"
-            if not source.exists():
-                raise SystemExit(f"{source} is missing: run the row p19_pretrain (seed 0) first")
-            with open(source, "rb") as handle:
-                pretrainer = pickle.load(handle)
-            model = pretrainer.make_classifier(**settings)
+        elif row in ("p19_pretrained", "p12_pretrained"):
+            model = _load_pretrainer(row.replace("pretrained", "pretrainer")).make_classifier(
+                **settings)
+        elif row in ("p12_from_p19", "p12_from_p19_all"):
+            parts = ("features",) if row == "p12_from_p19" else ("features", "value", "encoder")
+            transfer = TransferEmbeddings(_load_pretrainer("p19_pretrainer"),
+                                          name_map=P12_FROM_P19, parts=parts, freeze_epochs=1)
+            model = MedFuseClassifier(callbacks=[("transfer", transfer)], **settings)
         else:
             raise SystemExit(f"unknown row {row!r}")
         model.fit(X, y)
+        result["fit_seconds"] = time.perf_counter() - began
+        if row.startswith("p19"):
+            data = {**data, "test": (_with_val_split.tokenizer.transform(data["test"][0]),
+                                     data["test"][1])}
         history = model.history_
         result["epochs"] = len(history)
         result["best_epoch"] = int(np.argmax(history[:, "valid_auprc"])) + 1
         result["history"] = [{k: h.get(k) for k in ("epoch", "train_loss", "valid_loss",
                                                     "valid_auprc", "valid_auroc", "dur")}
                              for h in history]
-    result["fit_seconds"] = time.perf_counter() - began
     result["n_train"] = len(X)
     result["n_train_positive"] = int(np.sum(y))
+    if row.startswith("p19"):
+        data = {k: v for k, v in data.items() if k != "val"}  # val chose the epoch / trees
     result.update(_scores(model, data))
     result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return result
@@ -190,7 +298,7 @@ def run_one(row: str, seed: int) -> dict:
 
 def run(rows: list[str], seeds: list[int]) -> None:
     for row in rows:
-        for seed in ([0] if row == "p19_pretrain" else seeds):
+        for seed in ([0] if row.endswith("_pretrain") else seeds):
             target = OUT / row / f"seed{seed}" / "metrics.json"
             if target.exists():
                 print(f"[skip] {row} seed {seed}: done", flush=True)
@@ -209,7 +317,7 @@ def one(row: str, seed: int) -> None:
     target.mkdir(parents=True, exist_ok=True)
     (target / "metrics.json").write_text(json.dumps(result, indent=1, default=float))
     task = OUT / "task.json"
-    if not task.exists():
+    if row.startswith("p19") and not task.exists():
         task.write_text(json.dumps(p19_data()["task_report"], indent=1))
 
 
@@ -227,7 +335,7 @@ def summarize() -> None:
         cells = []
         for part in ("val", "test"):
             for metric in ("auprc", "auroc"):
-                if part not in runs[0]:
+                if part not in runs[0] or "auprc" not in runs[0].get(part, {}):
                     cells.append("-")
                     continue
                 values = [r[part][metric]["value"] for r in runs]
