@@ -27,7 +27,6 @@ Pickle keeps working (``pickle.dump(model, f)``); use it only for files you wrot
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -37,6 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+
+from ._hashing import sha256_file
 
 __all__ = ["ModelFileError", "save_model", "load_model", "FORMAT", "FORMAT_VERSION"]
 
@@ -314,7 +315,7 @@ def save_model(model: Any, path: str | os.PathLike) -> Path:
     from . import __version__
 
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, "medfuse_sk_version": __version__,
-              "weights": {"file": WEIGHTS_FILE, "sha256": _sha256(weights)},
+              "weights": {"file": WEIGHTS_FILE, "sha256": sha256_file(weights)},
               "model": description, "history": histories}
     text = json.dumps(config, indent=1, allow_nan=False, default=_encode_history_value)
     (path / CONFIG_FILE).write_text(text, encoding="utf-8")
@@ -325,14 +326,6 @@ def _encode_history_value(value: Any) -> Any:
     if isinstance(value, (np.integer, np.floating, np.bool_)):
         return value.item()
     raise TypeError(f"history holds a {type(value).__name__}")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_model(path: str | os.PathLike, *, device: str | None = None) -> Any:
@@ -379,7 +372,7 @@ def load_model(path: str | os.PathLike, *, device: str | None = None) -> Any:
         raise ModelFileError(f"{config_file}: format version {config.get('format_version')!r}; "
                              f"this release reads version {FORMAT_VERSION}")
     recorded = _expect(config.get("weights"), dict, where).get("sha256")
-    actual = _sha256(weights)
+    actual = sha256_file(weights)
     if recorded != actual:
         raise ModelFileError(f"{weights}: SHA-256 {actual} does not match the {recorded!r} "
                              f"recorded in {config_file.name}: the weights were changed, "

@@ -27,6 +27,7 @@ import urllib.request
 import warnings
 from pathlib import Path
 
+from .._hashing import sha256_file
 from .physionet2012 import BASE_URL, SETS, _default_cache_dir, _iter_archive, _listfile
 
 __all__ = ["CONTENT_SHA256", "FILES", "SHA256", "ChecksumError", "content_digest",
@@ -61,14 +62,6 @@ def _download(url: str, dest: Path) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": "medfuse-sk"})
     with urllib.request.urlopen(request, timeout=60) as response, open(dest, "wb") as out:
         shutil.copyfileobj(response, out, length=1 << 20)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def content_digest(archive: str | os.PathLike) -> tuple[str, int]:
@@ -108,7 +101,7 @@ def _verify(path: Path, name: str) -> None:
     """Raise :class:`ChecksumError` (after deleting ``path``) if its content is not expected."""
     expected = SHA256.get(name)
     if expected is not None:
-        actual = _sha256(path)
+        actual = sha256_file(path)
     else:
         actual, n_records = content_digest(path)
         expected = CONTENT_SHA256[name]

@@ -76,6 +76,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._splits import resolve_splits
+
 __all__ = [
     "BASE_URL",
     "CATEGORICAL",
@@ -87,7 +89,6 @@ __all__ = [
 ]
 
 SETS = ("a", "b", "c")
-SPLITS = ("train", "val", "test")
 DESCRIPTORS = ("Age", "Gender", "Height", "ICUType", "Weight")
 CATEGORICAL = ("Gender", "ICUType")
 TIME_SERIES = (
@@ -172,21 +173,6 @@ class PhysioNet2012:
 def _listfile(split: str) -> pd.DataFrame:
     table = pd.read_csv(_SPLIT_DIR / f"{split}_listfile.csv", usecols=["RecordID", _LABEL_COLUMN])
     return table.astype({"RecordID": "int64", _LABEL_COLUMN: "int8"})
-
-
-def _resolve_splits(split: str | Sequence[str]) -> tuple[str, ...]:
-    names = [split] if isinstance(split, str) else list(split)
-    if not names:
-        raise ValueError("`split` is empty; use 'train', 'val', 'test', 'all' or a list of them")
-    out: list[str] = []
-    for name in names:
-        if name == "all":
-            out.extend(SPLITS)
-        elif name in SPLITS:
-            out.append(name)
-        else:
-            raise ValueError(f"unknown split {name!r}; use 'train', 'val', 'test' or 'all'")
-    return tuple(dict.fromkeys(out))
 
 
 def _requested(
@@ -507,7 +493,7 @@ def load_physionet2012(
     """
     if on_missing not in ("raise", "warn", "ignore"):
         raise ValueError(f"on_missing must be 'raise', 'warn' or 'ignore', got {on_missing!r}")
-    splits = _resolve_splits(split)
+    splits = resolve_splits(split)
     ids, labels, which = _requested(splits, stay_ids)
     root = _resolve_data_dir(data_dir)
     records = _read_records(root, ids, progress)

@@ -70,6 +70,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._splits import resolve_splits
+
 __all__ = [
     "CATEGORICAL",
     "COLUMNS",
@@ -417,20 +419,7 @@ def _split_table() -> pd.Series:
 
 
 def _resolve_split(split: str | Sequence[str] | None) -> tuple[str, ...]:
-    if split is None:
-        return ()
-    names = [split] if isinstance(split, str) else list(split)
-    out: list[str] = []
-    for name in names:
-        if name == "all":
-            out.extend(SPLITS)
-        elif name in SPLITS:
-            out.append(name)
-        else:
-            raise ValueError(f"unknown split {name!r}; use 'train', 'val', 'test', 'all' or None")
-    if not out:
-        raise ValueError("`split` is empty; use 'train', 'val', 'test', 'all' or None")
-    return tuple(dict.fromkeys(out))
+    return () if split is None else resolve_splits(split, SPLITS)
 
 
 # --------------------------------------------------------------------------------------------
