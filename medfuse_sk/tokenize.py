@@ -13,11 +13,13 @@ prediction) or its earliest ones (``truncate="first"``); a warning says how many
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._ragged import RaggedStays
@@ -109,7 +111,7 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
     # -- fit ---------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> EventTokenizer:
         """Learn the feature vocabulary, categorical classes and value scaling from ``X``."""
-        self._check_params()
+        self._validate_params()  # scikit-learn's check of _parameter_constraints
         events = as_event_set(X)
         c = events.columns
         used = np.unique(c["feature"])
@@ -133,18 +135,14 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         )
         return self
 
-    def _check_params(self) -> None:
-        if self.window is not None and not self.window > 0:
-            raise ValueError(f"window must be a positive number of hours or None, got {self.window!r}")
-        if self.horizon is not None and not self.horizon > 0:
-            raise ValueError(f"horizon must be positive or None, got {self.horizon!r}")
-        if self.max_tokens is not None and (int(self.max_tokens) != self.max_tokens
-                                            or self.max_tokens < 1):
-            raise ValueError(f"max_tokens must be a positive integer or None, got {self.max_tokens!r}")
-        if self.truncate not in {"last", "first"}:
-            raise ValueError(f"truncate must be 'last' or 'first', got {self.truncate!r}")
-        if self.scaling not in {"robust", "standard", "none"}:
-            raise ValueError(f"scaling must be 'robust', 'standard' or 'none', got {self.scaling!r}")
+    _parameter_constraints: dict = {
+        "window": [Interval(Real, 0, None, closed="neither"), None],
+        "horizon": [Interval(Real, 0, None, closed="neither"), None],
+        "max_tokens": [Interval(Integral, 1, None, closed="left"), None],
+        "truncate": [StrOptions({"last", "first"})],
+        "scaling": [StrOptions({"robust", "standard", "none"})],
+        "clip": [Interval(Real, 0, None, closed="neither"), None],
+    }
 
     def _value_statistics(
         self, feature_ids: np.ndarray, values: np.ndarray, n_features: int

@@ -134,3 +134,16 @@ def test_no_leak_from_validation_folds():
         train_hr = train_events.loc[train_events.feature == "HR", "value"].astype(float)
         assert fitted.center_[i] == pytest.approx(np.median(train_hr))
         assert fitted.center_[i] != pytest.approx(overall.center_[i])
+
+
+@pytest.mark.parametrize("name, value", [
+    ("window", 0.0), ("window", -2), ("horizon", 0), ("max_tokens", 0), ("max_tokens", 2.5),
+    ("truncate", "middle"), ("scaling", "minmax"), ("clip", -1.0), ("clip", "5")])
+def test_bad_tokenizer_parameters_name_parameter_and_value(name, value):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    events = EventSet.from_long(pd.DataFrame({"stay_id": [1], "time": [0.0], "feature": ["K"],
+                                              "value": [4.0]}))
+    with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter of EventTokenizer"):
+        EventTokenizer(**{name: value}).fit(events)
+    assert set(EventTokenizer._parameter_constraints) == set(EventTokenizer().get_params())
