@@ -29,11 +29,18 @@ OUT = Path("benchmarks/results/p12")
 os.environ.setdefault("MEDFUSE_P12_DIR", str(Path("..") / "shared" / "data" / "physionet2012"))
 
 #: row name → settings passed to ``medfuse p12 --set`` on top of the recommended configuration
-#: (MedFuse rows) or a baseline name. Every row but ``medfuse`` is a single network
-#: (``n_models=1``): the ablations change one thing of the recommended single model.
-SINGLE = {"n_models": 1}
+#: (``medfuse_sk.reproduce.RECOMMENDED``) or a baseline name.
+#:
+#: The first round's rows change one thing of that round's recommended model, a 3-network
+#: MuFuse ensemble (``ROUND1``); ``SINGLE`` makes it one network. The second round's rows
+#: (issue 8) are the heterogeneous ensemble with the per-feature summary branch, which is
+#: today's recommended event model (``hetero_summary``: ``combine=None``), its ablations, and
+#: the blends below.
+ROUND1 = {"fusion": "mufuse", "series_summary": False, "combine": None, "n_models": 3}
+SINGLE = {**ROUND1, "n_models": 1}
+FOUR = ("mufuse", "add", "concat", "scane")
 ROWS: dict[str, dict | str] = {
-    "medfuse": {},
+    "medfuse": ROUND1,
     "medfuse_single": SINGLE,
     "add": {**SINGLE, "fusion": "add"},
     "concat": {**SINGLE, "fusion": "concat"},
@@ -54,15 +61,13 @@ ROWS: dict[str, dict | str] = {
     # the issue's compact reference: the paper's gates and a plain training loop
     "paper_recipe": {**SINGLE, **PAPER, "weight_averaging": None, "max_epochs": 20,
                      "patience": 5},
-    # issue 8: the per-feature count / latest value / recency branch, and heterogeneous
-    # ensembles (one network per fusion in one module)
+    # round 2 (issue 8): the per-feature count / latest value / recency branch, and
+    # heterogeneous ensembles (one network per fusion in one module)
     "medfuse_summary": {**SINGLE, "series_summary": True},
     "concat_summary": {**SINGLE, "fusion": "concat", "series_summary": True},
-    "scane_summary": {**SINGLE, "fusion": "scane", "series_summary": True},
-    "add_summary": {**SINGLE, "fusion": "add", "series_summary": True},
-    "hetero": {**SINGLE, "fusion": ("mufuse", "add", "concat", "scane")},
-    "hetero_summary": {**SINGLE, "fusion": ("mufuse", "add", "concat", "scane"),
-                       "series_summary": True},
+    "hetero": {"combine": None, "series_summary": False},
+    "hetero_summary": {"combine": None},
+    "recommended": {},
     "xgboost": "xgboost",
     "random_forest": "random_forest",
     "grud": "grud",
@@ -182,7 +187,10 @@ def _jsonable(value) -> bool:
 
 
 #: derived rows: the mean of two rows' val probabilities, seed by seed (no training of its own)
-BLENDS = {"medfuse+xgboost": ("medfuse", "xgboost")}
+BLENDS = {"medfuse+xgboost": ("medfuse", "xgboost"),
+          # the mean of the two parts' probabilities is what `recommended`'s soft voting does
+          "hetero_summary+xgboost": ("hetero_summary", "xgboost"),
+          "hetero_summary+xgboost+grud": ("hetero_summary", "xgboost", "grud")}
 
 
 def blend(out: Path) -> None:

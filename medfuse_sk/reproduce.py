@@ -2,11 +2,12 @@
 
 Protocol
 --------
-- The tokenizer (vocabulary, scaling) is fitted on the train split only.
-- ``eval_split="test"``: early stopping on the val split, scores on test (the held-back
-  split; needs a complete PhysioNet release).
-- ``eval_split="val"``: early stopping on a stratified 10 % of the train split, scores on
-  val, so val stays untouched by model selection.
+- ``eval_split="val"``: the model (tokenizer included) is fitted on the train split and
+  scores val, which no choice touches.
+- ``eval_split="test"``: fitted on train + val, scores test (the held-back split; needs a
+  complete PhysioNet release).
+- Either way every model selects itself on a stratified 10 % of the stays it is fitted on
+  (the network's early stopping, XGBoost's number of trees).
 - Metrics: AUPRC (average precision), AUROC, accuracy at 0.5, each with a 95 % bootstrap
   interval over 1000 resamples of the scored stays.
 """
@@ -26,15 +27,23 @@ from .evaluation import evaluate, machine_info
 from .events import EventSet
 from .tokenize import EventTokenizer
 
-__all__ = ["PAPER", "RECOMMENDED", "TOKENIZER_KEYS", "run_p12"]
+__all__ = ["PAPER", "RECOMMENDED", "COMBINE", "TOKENIZER_KEYS", "make_p12_model", "run_p12"]
 
-#: The recommended MedFuse configuration for P12 (see docs/p12-report.md for the evidence),
-#: as differences from the defaults (``medfuse_sk.params.PARAMS`` and ``EventTokenizer``'s):
-#: 2-hour windows over 48 h, a weight EMA, a 3-network ensemble, 12 epochs, patience 4.
+#: The recommended configuration for P12 (see docs/p12-report.md for the evidence), as
+#: differences from the defaults (``medfuse_sk.params.PARAMS`` and ``EventTokenizer``'s):
+#: 2-hour windows over 48 h; one MedFuse module holding four networks, one per fusion, each
+#: with the per-feature count / latest value / recency branch (a heterogeneous ensemble
+#: sharing one tokenisation and one pass over the data); a weight EMA; 12 epochs, patience
+#: 4; and the aggregate XGBoost beside it, probabilities averaged (``combine="xgboost"``;
+#: ``combine=None`` is the pure event model).
 RECOMMENDED: dict[str, Any] = {
     "window": 2.0, "horizon": 48.0,
-    "weight_averaging": 0.99, "n_models": 3, "max_epochs": 12, "patience": 4,
+    "fusion": ("mufuse", "add", "concat", "scane"), "series_summary": True,
+    "weight_averaging": 0.99, "max_epochs": 12, "patience": 4,
+    "combine": "xgboost",
 }
+#: What ``combine`` may name: models fitted beside the MedFuse network on the same stays.
+COMBINE = (None, "xgboost")
 #: The paper's method as differences from the defaults: sigmoid gates from β = 0, k = 4,
 #: two layers, mean pooling, a constant learning rate, every token kept.
 PAPER: dict[str, Any] = {
@@ -59,14 +68,40 @@ def _member_probabilities(clf: MedFuseClassifier, tokens):
     return pd.DataFrame(torch.sigmoid(logits).numpy(), columns=names)
 
 
-def _split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """(tokenizer parameters, classifier parameters, ``combine``)."""
     tokenizer = {k: v for k, v in config.items() if k in TOKENIZER_KEYS}
-    model = {k: v for k, v in config.items() if k not in TOKENIZER_KEYS}
-    return tokenizer, model
+    model = {k: v for k, v in config.items() if k not in TOKENIZER_KEYS and k != "combine"}
+    combine = config.get("combine")
+    if combine not in COMBINE:
+        raise ValueError(f"combine must be one of {COMBINE}, got {combine!r}")
+    return tokenizer, model, combine
 
 
 def _events(data) -> EventSet:
     return EventSet.from_long(data.events, categorical=data.categorical, stays=data.stay_ids)
+
+
+def make_p12_model(config: dict[str, Any] | None = None, seed: int = 0, verbose: int = 1):
+    """The model ``medfuse p12`` fits: :data:`RECOMMENDED` with ``config``'s overrides.
+
+    A :class:`MedFuseClassifier` that tokenizes with the configuration's tokenizer
+    parameters, or, with ``combine="xgboost"``, a soft-voting ensemble of it and
+    :func:`~medfuse_sk.baselines.make_xgboost`. Either takes an :class:`EventSet`.
+    """
+    tokenizer_params, model_params, combine = _split_config({**RECOMMENDED, **(config or {})})
+    clf = MedFuseClassifier(tokenizer=EventTokenizer(**tokenizer_params), random_state=seed,
+                            verbose=verbose, **model_params)
+    if combine is None:
+        return clf
+    from .baselines import make_xgboost
+    from .ensemble import make_voting
+
+    return make_voting([("medfuse", clf), ("xgboost", make_xgboost(random_state=seed))])
+
+
+def _network(model) -> MedFuseClassifier:
+    return model if isinstance(model, MedFuseClassifier) else model.named_estimators_["medfuse"]
 
 
 def run_p12(
@@ -79,73 +114,73 @@ def run_p12(
     verbose: int = 1,
     n_bootstrap: int = 1000,
 ) -> dict[str, Any]:
-    """Train on the train split, select, score ``eval_split``; optionally write results.
+    """Fit :func:`make_p12_model` on the fitting splits, score ``eval_split``; write results.
 
     Parameters
     ----------
     data_dir : folder of the PhysioNet 2012 release (see ``load_physionet2012``)
     eval_split : {"val", "test"}
-    config : overrides of :data:`RECOMMENDED` (tokenizer and classifier parameters)
-    seed : random_state of the classifier
-    out : folder for ``metrics.json``, ``predictions.csv`` and ``curves.png``
+        ``"val"``: fit on train; ``"test"``: fit on train + val. Either way every model
+        selects itself (early stopping, XGBoost's number of trees) on a stratified 10 % of
+        the stays it is fitted on, so the scored split touches no choice.
+    config : overrides of :data:`RECOMMENDED` (tokenizer and classifier parameters, ``combine``)
+    seed : random_state of the models
+    out : folder for ``metrics.json``, ``predictions.csv``, ``curves.png`` (and, for a
+        network ensemble, ``members.csv``: each network's probabilities)
 
     Returns
     -------
     dict with the metrics, configuration, seed, timings, peak memory and machine.
     """
+
     from .datasets import load_physionet2012
 
     if eval_split not in ("val", "test"):
         raise ValueError(f"eval_split must be 'val' or 'test', got {eval_split!r}")
     config = {**RECOMMENDED, **(config or {})}
-    tokenizer_params, model_params = _split_config(config)
+    model = make_p12_model(config, seed=seed, verbose=verbose)
     started = time.perf_counter()
 
     # the scored split first: a release without it fails before any work
     scored = load_physionet2012(data_dir, split=eval_split, progress=bool(verbose))
-    train = load_physionet2012(data_dir, split="train", progress=bool(verbose))
+    fitted_on = ["train"] if eval_split == "val" else ["train", "val"]
+    fitting = load_physionet2012(data_dir, split=fitted_on, progress=bool(verbose))
+    X = _events(fitting)
+    labels = fitting.labels
+    X_scored = _events(scored)
+    prepared = time.perf_counter()
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*max_tokens.*")
         warnings.filterwarnings("ignore", message=".*horizon.*")
-        tokenizer = EventTokenizer(**tokenizer_params).fit(_events(train))
-        train_tokens = tokenizer.transform(_events(train))
-        scored_tokens = tokenizer.transform(_events(scored))
-        extra = {}
-        if eval_split == "test":
-            from skorch.helper import predefined_split
-
-            from .batching import TokenDataset
-            val = load_physionet2012(data_dir, split="val", progress=bool(verbose))
-            val_tokens = tokenizer.transform(_events(val))
-            extra["train_split"] = predefined_split(
-                TokenDataset(val_tokens, val.labels.loc[val_tokens.stay_ids].to_numpy()))
-    prepared = time.perf_counter()
-
-    clf = MedFuseClassifier(random_state=seed, verbose=verbose, **model_params, **extra)
-    clf.fit(train_tokens, train.labels.loc[train_tokens.stay_ids].to_numpy())
-    trained = time.perf_counter()
-    history = clf.history_
+        model.fit(X, labels.loc[X.stay_ids].to_numpy())
+        trained = time.perf_counter()
+        network = _network(model)
+        members = _member_probabilities(network, network.tokenizer_.transform(X_scored))
+    history = network.history_
     scores = history[:, "valid_auprc"]
     info = {
-        "config": config, "seed": seed,
+        "config": config, "seed": seed, "fitted_on": fitted_on, "n_fitted": int(len(X)),
         "epochs_run": len(history), "best_epoch": int(np.argmax(scores)) + 1,
         "best_valid_auprc": float(np.max(scores)),
         "epoch_seconds_median": float(np.median(history[:, "dur"])),
         "train_seconds": round(trained - prepared, 1),
-        "wall_seconds": round(time.perf_counter() - started, 1),
         **machine_info(),
     }
-    members = _member_probabilities(clf, scored_tokens)
-    if members is not None:  # each network of an ensemble, scored on its own
+    if members is not None:  # each network of the ensemble, scored on its own
         from sklearn.metrics import average_precision_score, roc_auc_score
 
-        y_members = scored.labels.loc[scored_tokens.stay_ids].to_numpy()
+        y_scored = scored.labels.loc[X_scored.stay_ids].to_numpy()
         info["members"] = {
-            name: {"auprc": float(average_precision_score(y_members, p)),
-                   "auroc": float(roc_auc_score(y_members, p))} for name, p in members.items()}
+            name: {"auprc": float(average_precision_score(y_scored, p)),
+                   "auroc": float(roc_auc_score(y_scored, p))} for name, p in members.items()}
         if out is not None:
             Path(out).mkdir(parents=True, exist_ok=True)
-            members.insert(0, "stay_id", scored_tokens.stay_ids)
+            members.insert(0, "stay_id", X_scored.stay_ids)
             members.to_csv(Path(out) / "members.csv", index=False)
-    return evaluate(clf, scored_tokens, scored.labels, split=eval_split, out=out, info=info,
-                    title=f"MedFuse, {eval_split}", n_bootstrap=n_bootstrap, random_state=seed)
+    info["wall_seconds"] = round(time.perf_counter() - started, 1)  # scoring excluded
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*horizon.*")
+        return evaluate(model, X_scored, scored.labels, split=eval_split, out=out, info=info,
+                        title=f"MedFuse, {eval_split}", n_bootstrap=n_bootstrap,
+                        random_state=seed)
