@@ -123,9 +123,8 @@ def make_fn(impl, data, params, mode, grad_out):
 
 
 def providers(names):
-    from medfuse_sk.kernels import mufuse_embedding
-
     from medfuse_sk.embedding import mufuse_reference
+    from medfuse_sk.kernels import mufuse_embedding
 
     table = {"triton": mufuse_embedding, "eager": mufuse_reference}
     if "compile" in names:
@@ -152,9 +151,13 @@ def run_gpu(args) -> dict:
                         rows.append(bench_one(do_bench, impl, prov, n, d_f, k, mode, dtype,
                                               peak_bw))
                         print_row(rows[-1])
+    from medfuse_sk.kernels.mufuse import launch_config
+
+    configs = {str(d_f): {mode: launch_config(d_f, HIDDEN, backward=mode == "bwd")
+                          for mode in ("fwd", "bwd")} for d_f in args.dims}
     return {
         "device": name, "peak_bandwidth_Bps": peak_bw, "peak_bandwidth_source": bw_source,
-        "dtype": args.dtype, "features": F_FEATURES, "hidden": HIDDEN,
+        "dtype": args.dtype, "features": F_FEATURES, "hidden": HIDDEN, "launch_config": configs,
         "torch": torch.__version__, "triton": _triton_version(), "rows": rows,
         "timer": "triton.testing.do_bench, ms, quantiles (0.5, 0.2, 0.8)",
     }

@@ -49,11 +49,21 @@ the columns, so column tiles add up exactly.
 Everything is accumulated in fp32; the output has the table's dtype and each gradient its
 parameter's dtype. Gradients of ``feature_ids``, ``values`` and ``times`` are ``None``.
 
+Launch
+------
+``launch_config`` picks tiles, warps and stages from ``d_f`` and ``h``, chosen so that neither
+kernel spills registers on sm_80 or sm_90 in fp32, bf16 or fp16 (``medfuse_sk.kernels.aot``
+compiles them ahead of time without a GPU; ``tests/test_kernels_compile.py`` checks it).
+Launches run under the tensors' CUDA device (Triton launches on the current one); the
+frequency vector and the SM count are cached per device.
+
 This module imports only ``torch`` and ``triton``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 
 import torch
@@ -108,10 +118,11 @@ def _mufuse_fwd_kernel(
     f = tl.load(ids_ptr + tok, mask=mask_n, other=0).to(tl.int64)
     x = tl.load(val_ptr + tok, mask=mask_n, other=0.0).to(tl.float32)
     # u[n, j] = b2[j // K] + sum_h act(x[n] w1[h] + b1[h]) w2[j // K, h]: h rank-1 updates
-    # (an fp32 tl.dot here costs ~2x the registers for no gain: h is tiny)
+    # (an fp32 tl.dot here costs ~2x the registers for no gain: h is tiny). A loop, not
+    # tl.static_range: unrolled, the compiler keeps all h hidden columns and w2 slices live.
     u = tl.zeros((BLOCK_N, BLOCK_D), dtype=tl.float32)
     u += tl.load(b2_ptr + gate, mask=mask_d, other=0.0).to(tl.float32)[None, :]
-    for j in tl.static_range(H):
+    for j in tl.range(0, H):
         pre_j = x * tl.load(w1_ptr + j).to(tl.float32) + tl.load(b1_ptr + j).to(tl.float32)
         if ACT_TANH:
             hid_j = _tanh(pre_j)
@@ -242,26 +253,47 @@ def _mufuse_bwd_kernel(
 
 
 # --------------------------------------------------------------------------- launchers
-def _block_d(d_f: int) -> int:
-    """Widest power-of-two column tile (16..128) that pads ``d_f`` by at most 1/8."""
+def _block_d(d_f: int, widest: int) -> int:
+    """Widest power-of-two column tile (16..``widest``) that pads ``d_f`` by at most 1/8."""
     for p in (128, 64, 32):
-        if triton.cdiv(d_f, p) * p * 8 <= d_f * 9:
+        if p <= widest and triton.cdiv(d_f, p) * p * 8 <= d_f * 9:
             return p
     return 16
 
 
-def _config(n: int, d_f: int, h: int, device: torch.device, backward: bool) -> dict:
-    block_d = _block_d(d_f)
+# Launch configuration, measured by compiling for sm_80 and sm_90 in fp32, bf16 and fp16
+# (docs/kernel.md, ``python -m medfuse_sk.kernels.aot``); ``tests/test_kernels_compile.py``
+# holds the launcher to it. Forward: 16 elements of the (tokens × columns) tile per thread at
+# 4 warps (120-150 registers); 32 took 215 (half the resident warps), 64 spilled 652 bytes.
+# Backward: 16 tokens (tl.dot's minimum) × at most 64 columns, the shared-weight accumulator
+# BLOCK_H × BLOCK_D ≤ 1024 elements, one pipeline stage (the loop gathers through the feature
+# sort; pipelining only holds the next tile's addresses): 140-215 registers; 128 × 32 spilled
+# 628 bytes. ``maxnreg`` = 255, the hardware's limit, caps nothing: without it ptxas spilled
+# 8-24 bytes in some variants at 72-168 registers, trading spills for occupancy.
+_NUM_WARPS = 4
+_FWD_PER_THREAD = 16
+_BWD_BLOCK_N = 16
+_BWD_STAGES = 1
+_MAXNREG = 255
+_BWD_ACC = 1024  # BLOCK_H × BLOCK_D: the d_w2 accumulator and the resident w2 slice
+
+
+def launch_config(d_f: int, h: int, backward: bool) -> dict:
+    """Tiles, warps and stages the launchers use for width ``d_f`` and projector width ``h``.
+
+    The same rule holds for fp32, bf16 and fp16 (everything is computed in fp32 registers; the
+    dtype changes only the loads and stores), so the dtype is not a key. No autotuning: the
+    backward accumulates with atomics, which an autotuner's repeated trial launches would add
+    up more than once.
+    """
     block_h = max(16, triton.next_power_of_2(h))
-    budget = 4096 if backward else 8192  # elements of one (tokens × columns) tile
-    block_n = max(16, min(128, budget // block_d))
-    tile = block_n * block_d
-    return {
-        "BLOCK_N": block_n,
-        "BLOCK_D": block_d,
-        "BLOCK_H": block_h,
-        "num_warps": 4 if tile <= 4096 else 8,
-    }
+    if backward:
+        block_d = _block_d(d_f, widest=max(16, min(64, _BWD_ACC // block_h)))
+        return {"BLOCK_N": _BWD_BLOCK_N, "BLOCK_D": block_d, "BLOCK_H": block_h,
+                "num_warps": _NUM_WARPS, "num_stages": _BWD_STAGES, "maxnreg": _MAXNREG}
+    block_d = _block_d(d_f, widest=128)
+    block_n = max(16, _FWD_PER_THREAD * 32 * _NUM_WARPS // block_d)
+    return {"BLOCK_N": block_n, "BLOCK_D": block_d, "num_warps": _NUM_WARPS, "maxnreg": _MAXNREG}
 
 
 def _check(feature_ids, values, times, table, w1, b1, w2, b2, alpha, beta, gate, activation):
@@ -302,40 +334,93 @@ def _check(feature_ids, values, times, table, w1, b1, w2, b2, alpha, beta, gate,
                              f"[{int(feature_ids.min())}, {int(feature_ids.max())}]")
 
 
+@functools.lru_cache(maxsize=64)
 def _omega(d_f: int, device: torch.device) -> torch.Tensor:
     """Per-column frequency ``10000^(-2(j // 2) / d_f)`` (fp32), computed as the reference does
-    (a GPU ``tl.exp`` is an approximation; this d_f-long vector is negligible traffic)."""
+    (a GPU ``tl.exp`` is an approximation); made once per width and device, then reused."""
     i = torch.arange(d_f, device=device) // 2
     return torch.exp(i.to(torch.float32) * (-2.0 * math.log(_TIME_BASE) / d_f))
+
+
+@functools.lru_cache(maxsize=16)
+def _sm_count(device: torch.device) -> int:
+    return torch.cuda.get_device_properties(device).multi_processor_count
+
+
+def _on_device(device: torch.device):
+    """Make ``device`` current for a launch: Triton launches on the current CUDA device and
+    stream, so tensors on ``cuda:1`` would otherwise run on ``cuda:0``."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+
+
+def _forward_launch(feature_ids, values, times, table, w1, b1, w2, b2, alpha, beta, out,
+                    gate="sigmoid", activation="tanh", config: dict | None = None):
+    """``(grid, args, kwargs)`` of the forward kernel's launch (no launch, no GPU needed)."""
+    n, d_f = feature_ids.shape[0], table.shape[1]
+    d_v, h = w2.shape
+    cfg = dict(launch_config(d_f, h, backward=False), **(config or {}))
+    cfg.pop("BLOCK_H", None)
+    grid = (triton.cdiv(n, cfg["BLOCK_N"]), triton.cdiv(d_f, cfg["BLOCK_D"]))
+    args = (feature_ids, values, times if times is not None else values, table,
+            w1, b1, w2, b2, alpha, beta, _omega(d_f, table.device), out,
+            n, d_f, d_v, d_f // d_v)
+    kwargs = dict(H=h, HAS_TIME=times is not None, GATE_SIGMOID=gate == "sigmoid",
+                  ACT_TANH=activation == "tanh", **cfg)
+    return grid, args, kwargs
 
 
 def mufuse_forward(feature_ids, values, times, table, w1, b1, w2, b2, alpha, beta,
                    gate="sigmoid", activation="tanh", config: dict | None = None):
     """Launch the forward kernel. Returns the (N, d_f) tokens in ``table.dtype``."""
     n, d_f = feature_ids.shape[0], table.shape[1]
-    d_v, h = w2.shape
     out = torch.empty((n, d_f), dtype=table.dtype, device=table.device)
     if n == 0:
         return out
-    cfg = dict(_config(n, d_f, h, table.device, backward=False), **(config or {}))
-    num_warps = cfg.pop("num_warps")
-    cfg.pop("BLOCK_H", None)
-    grid = (triton.cdiv(n, cfg["BLOCK_N"]), triton.cdiv(d_f, cfg["BLOCK_D"]))
-    _mufuse_fwd_kernel[grid](
-        feature_ids, values, times if times is not None else values, table,
-        w1, b1, w2, b2, alpha, beta, _omega(d_f, table.device), out,
-        n, d_f, d_v, d_f // d_v, H=h,
-        HAS_TIME=times is not None, GATE_SIGMOID=gate == "sigmoid",
-        ACT_TANH=activation == "tanh", num_warps=num_warps, **cfg,
-    )
+    grid, args, kwargs = _forward_launch(feature_ids, values, times, table, w1, b1, w2, b2,
+                                         alpha, beta, out, gate, activation, config)
+    with _on_device(table.device):
+        _mufuse_fwd_kernel[grid](*args, **kwargs)
     return out
 
 
 def _num_programs(num_tiles: int, n_col_tiles: int, device: torch.device) -> int:
     if device.type == "cuda":
-        sms = torch.cuda.get_device_properties(device).multi_processor_count
+        sms = _sm_count(device)
         return max(1, min(num_tiles, triton.cdiv(8 * sms, n_col_tiles)))
     return max(1, min(num_tiles, 4))  # interpreter: a few programs, each walking tiles
+
+
+def _backward_launch(grad_out, feature_ids, values, table, w1, b1, w2, b2, alpha, beta,
+                     gate="sigmoid", activation="tanh", sort_by_feature: bool = True,
+                     config: dict | None = None):
+    """``(grid, args, kwargs, buffers)`` of the backward kernel's launch (no launch, no GPU
+    needed); ``buffers`` holds the fp32 gradient rows and per-program partials it fills."""
+    n = feature_ids.shape[0]
+    n_feat, d_f = table.shape
+    d_v, h = w2.shape
+    dev = table.device
+    f32 = torch.float32
+    cfg = dict(launch_config(d_f, h, backward=True), **(config or {}))
+    block_n, block_d, block_h = cfg["BLOCK_N"], cfg["BLOCK_D"], cfg["BLOCK_H"]
+    num_tiles = triton.cdiv(n, block_n)
+    n_col_tiles = triton.cdiv(d_f, block_d)
+    d_pad = n_col_tiles * block_d
+    n_prog = _num_programs(num_tiles, n_col_tiles, dev)
+    buffers = {
+        "dtable": torch.zeros((n_feat, d_f), dtype=f32, device=dev),
+        "dalpha": torch.zeros((n_feat, d_v), dtype=f32, device=dev),
+        "dbeta": torch.zeros((n_feat, d_v), dtype=f32, device=dev),
+        "pw2": torch.empty((n_prog, block_h, d_pad), dtype=f32, device=dev),
+        "pb2": torch.empty((n_prog, d_pad), dtype=f32, device=dev),
+        "pw1": torch.empty((n_prog, n_col_tiles, block_h), dtype=f32, device=dev),
+        "pb1": torch.empty((n_prog, n_col_tiles, block_h), dtype=f32, device=dev),
+    }
+    order = torch.sort(feature_ids)[1] if sort_by_feature else feature_ids
+    args = (order, feature_ids, values, table, w1, b1, w2, b2, alpha, beta, grad_out,
+            *buffers.values(), n, d_f, d_v, d_f // d_v, h, num_tiles, d_pad)
+    kwargs = dict(USE_ORDER=sort_by_feature, GATE_SIGMOID=gate == "sigmoid",
+                  ACT_TANH=activation == "tanh", **cfg)
+    return (n_prog, n_col_tiles), args, kwargs, buffers
 
 
 def mufuse_backward(grad_out, feature_ids, values, table, w1, b1, w2, b2, alpha, beta,
@@ -345,40 +430,23 @@ def mufuse_backward(grad_out, feature_ids, values, table, w1, b1, w2, b2, alpha,
     n = feature_ids.shape[0]
     n_feat, d_f = table.shape
     d_v, h = w2.shape
-    dev = table.device
-    f32 = torch.float32
-    dtable = torch.zeros((n_feat, d_f), dtype=f32, device=dev)
-    dalpha = torch.zeros((n_feat, d_v), dtype=f32, device=dev)
-    dbeta = torch.zeros((n_feat, d_v), dtype=f32, device=dev)
     if n == 0:
+        f32, dev = torch.float32, table.device
         zeros = [torch.zeros_like(p) for p in (w1, b1, w2, b2)]
-        return (dtable.to(table.dtype), *zeros, dalpha.to(alpha.dtype), dbeta.to(beta.dtype))
-    cfg = dict(_config(n, d_f, h, dev, backward=True), **(config or {}))
-    num_warps = cfg.pop("num_warps")
-    block_n, block_d, block_h = cfg["BLOCK_N"], cfg["BLOCK_D"], cfg["BLOCK_H"]
-    num_tiles = triton.cdiv(n, block_n)
-    n_col_tiles = triton.cdiv(d_f, block_d)
-    d_pad = n_col_tiles * block_d
-    n_prog = _num_programs(num_tiles, n_col_tiles, dev)
-    pw2 = torch.empty((n_prog, block_h, d_pad), dtype=f32, device=dev)
-    pb2 = torch.empty((n_prog, d_pad), dtype=f32, device=dev)
-    pw1 = torch.empty((n_prog, n_col_tiles, block_h), dtype=f32, device=dev)
-    pb1 = torch.empty((n_prog, n_col_tiles, block_h), dtype=f32, device=dev)
-    order = torch.sort(feature_ids)[1] if sort_by_feature else feature_ids
-    _mufuse_bwd_kernel[(n_prog, n_col_tiles)](
-        order, feature_ids, values, table, w1, b1, w2, b2, alpha, beta, grad_out,
-        dtable, dalpha, dbeta, pw2, pb2, pw1, pb1,
-        n, d_f, d_v, d_f // d_v, h, num_tiles, d_pad,
-        USE_ORDER=sort_by_feature, GATE_SIGMOID=gate == "sigmoid",
-        ACT_TANH=activation == "tanh", num_warps=num_warps, **cfg,
-    )
+        return (torch.zeros((n_feat, d_f), dtype=f32, device=dev).to(table.dtype), *zeros,
+                torch.zeros_like(alpha), torch.zeros_like(beta))
+    grid, args, kwargs, buf = _backward_launch(grad_out, feature_ids, values, table, w1, b1, w2,
+                                               b2, alpha, beta, gate, activation,
+                                               sort_by_feature, config)
+    with _on_device(table.device):
+        _mufuse_bwd_kernel[grid](*args, **kwargs)
     k = d_f // d_v
-    dw2 = pw2.sum(0)[:h, :d_f].reshape(h, d_v, k).sum(-1).t()  # (d_v, h)
-    db2 = pb2.sum(0)[:d_f].reshape(d_v, k).sum(-1)
-    dw1 = pw1.sum((0, 1))[:h]
-    db1 = pb1.sum((0, 1))[:h]
-    return (dtable.to(table.dtype), dw1.to(w1.dtype), db1.to(b1.dtype), dw2.to(w2.dtype),
-            db2.to(b2.dtype), dalpha.to(alpha.dtype), dbeta.to(beta.dtype))
+    dw2 = buf["pw2"].sum(0)[:h, :d_f].reshape(h, d_v, k).sum(-1).t()  # (d_v, h)
+    db2 = buf["pb2"].sum(0)[:d_f].reshape(d_v, k).sum(-1)
+    dw1 = buf["pw1"].sum((0, 1))[:h]
+    db1 = buf["pb1"].sum((0, 1))[:h]
+    return (buf["dtable"].to(table.dtype), dw1.to(w1.dtype), db1.to(b1.dtype), dw2.to(w2.dtype),
+            db2.to(b2.dtype), buf["dalpha"].to(alpha.dtype), buf["dbeta"].to(beta.dtype))
 
 
 # --------------------------------------------------------------------------- autograd

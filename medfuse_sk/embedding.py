@@ -268,18 +268,34 @@ class MuFuseEmbedding(nn.Module):
         value: torch.Tensor,
         time: torch.Tensor,
         category: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Tokens of any leading shape ``S`` → embeddings of shape ``S + (d_model,)``.
 
-        ``category`` holds class ids for categorical tokens and -1 for numerical ones.
+        ``category`` holds class ids for categorical tokens and -1 for numerical ones;
+        ``mask`` (True = observed), when given, leaves padding out: its rows are zeros.
+        Only numerical observed tokens enter the numerical path (the fused kernel).
         """
         shape = feature.shape
         f, x = feature.reshape(-1).long(), value.reshape(-1)
         t = time.reshape(-1).to(x.dtype) if self.use_time else None
-        z = self._numeric(f, x, t)
+        observed = None if mask is None else mask.reshape(-1).bool()
+        is_cat = None
         if category is not None and self.n_categories > 0:
+            is_cat = category.reshape(-1) >= 0
+            is_cat = is_cat if observed is None else is_cat & observed
+        numeric = observed  # rows for the numerical path; None: all of them
+        if is_cat is not None:
+            numeric = ~is_cat if observed is None else observed & ~is_cat
+        if numeric is None:
+            z = self._numeric(f, x, t)
+        else:
+            rows = torch.nonzero(numeric).squeeze(1)
+            z_num = self._numeric(f[rows], x[rows], None if t is None else t[rows])
+            z = z_num.new_zeros((f.shape[0], self.d_model)).index_put_((rows,), z_num)
+        if is_cat is not None:
             c = category.reshape(-1)
-            rows = torch.nonzero(c >= 0).squeeze(1)
+            rows = torch.nonzero(is_cat).squeeze(1)
             if rows.numel():
                 pair = torch.cat([self.feature_table(f[rows]), self.class_table(c[rows].long())], -1)
                 z_cat = self.class_proj(pair)

@@ -27,10 +27,9 @@ if not CUDA:  # must precede the first import of triton and of medfuse_sk.kernel
 pytest.importorskip("triton")
 
 import medfuse_sk.kernels  # noqa: E402
+from medfuse_sk.embedding import MuFuseEmbedding, mufuse_reference, resolve_kernel  # noqa: E402
 from medfuse_sk.kernels import mufuse_embedding  # noqa: E402
 from medfuse_sk.kernels.mufuse import mufuse_backward  # noqa: E402
-
-from medfuse_sk.embedding import MuFuseEmbedding, mufuse_reference, resolve_kernel  # noqa: E402
 
 if not CUDA:
     if _PREVIOUS is None:
@@ -281,6 +280,48 @@ def test_module_triton_matches_torch(k, gate):
     grads_ref = dict(ref.named_parameters())
     for name, p in tri.named_parameters():
         assert p.grad is not None, name
+        assert_close(p.grad, grads_ref[name].grad, f"grad {name}")
+
+
+def test_module_keeps_padding_and_categorical_tokens_out_of_the_kernel(monkeypatch):
+    """With ``mask``, the kernel sees only observed numerical tokens; padded rows are zeros and
+    observed rows (and all gradients, padding carrying no gradient) are what they were."""
+    torch.manual_seed(0)
+    kw = dict(n_features=30, n_categories=5, d_model=48, partition_factor=3, gate="sigmoid")
+    ref = MuFuseEmbedding(kernel="torch", **kw).to(DEVICE)
+    tri = MuFuseEmbedding(kernel="triton", **kw).to(DEVICE)
+    tri.load_state_dict(ref.state_dict())
+    g = torch.Generator().manual_seed(8)
+    lengths = torch.tensor([14, 3, 9, 1])
+    valid = torch.arange(14)[None, :] < lengths[:, None]
+    feature = torch.randint(1, 30, (4, 14), generator=g)
+    value = torch.randn(4, 14, generator=g)
+    time = torch.rand(4, 14, generator=g).mul(48)
+    category = torch.full((4, 14), -1)
+    is_cat = (torch.rand(4, 14, generator=g) < 0.25) & valid
+    category[is_cat] = torch.randint(0, 5, (int(is_cat.sum()),), generator=g)
+    feature[~valid], value[~valid], time[~valid] = 0, 0.0, 0.0
+    batch = [t_.to(DEVICE) for t_ in (feature, value, time, category)]
+    grad_out = torch.randn(4, 14, 48, generator=g).to(DEVICE) * valid[..., None].to(DEVICE)
+
+    seen = []
+    kernel = medfuse_sk.kernels.mufuse_embedding
+
+    def spy(feature_ids, *args, **kwargs):
+        seen.append(feature_ids.shape[0])
+        return kernel(feature_ids, *args, **kwargs)
+
+    monkeypatch.setattr(medfuse_sk.kernels, "mufuse_embedding", spy)
+    out = tri(*batch, mask=valid.to(DEVICE))
+    assert seen == [int((valid & ~is_cat).sum())]
+    (out * grad_out).sum().backward()
+    out_ref = ref(*batch)  # no mask: every token embedded, categorical rows overwritten
+    (out_ref * grad_out).sum().backward()
+    v = valid.to(DEVICE)
+    assert torch.count_nonzero(out[~v]) == 0
+    assert_close(out[v].detach(), out_ref[v].detach(), "observed rows")
+    grads_ref = dict(ref.named_parameters())
+    for name, p in tri.named_parameters():
         assert_close(p.grad, grads_ref[name].grad, f"grad {name}")
 
 
