@@ -119,7 +119,8 @@ def _mufuse_fwd_kernel(
     x = tl.load(val_ptr + tok, mask=mask_n, other=0.0).to(tl.float32)
     # u[n, j] = b2[j // K] + sum_h act(x[n] w1[h] + b1[h]) w2[j // K, h]: h rank-1 updates
     # (an fp32 tl.dot here costs ~2x the registers for no gain: h is tiny). A loop, not
-    # tl.static_range: unrolled, the compiler keeps all h hidden columns and w2 slices live.
+    # tl.static_range: unrolled, the compiler keeps all h hidden columns and w2 slices live
+    # (sm_90 fp32, 32 x 64 tile: 239 registers unrolled, 147 as a loop).
     u = tl.zeros((BLOCK_N, BLOCK_D), dtype=tl.float32)
     u += tl.load(b2_ptr + gate, mask=mask_d, other=0.0).to(tl.float32)[None, :]
     for j in tl.range(0, H):
