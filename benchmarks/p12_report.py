@@ -67,6 +67,8 @@ ROWS: dict[str, dict | str] = {
     "concat_summary": {**SINGLE, "fusion": "concat", "series_summary": True},
     "hetero": {"combine": None, "series_summary": False},
     "hetero_summary": {"combine": None},
+    # the same trained on every train stay for its 12 epochs: no stopping on a noisy 10 %
+    "hetero_summary_full": {"combine": None, "valid_size": 0.0},
     "recommended": {},
     "xgboost": "xgboost",
     "random_forest": "random_forest",
@@ -190,7 +192,8 @@ def _jsonable(value) -> bool:
 BLENDS = {"medfuse+xgboost": ("medfuse", "xgboost"),
           # the mean of the two parts' probabilities is what `recommended`'s soft voting does
           "hetero_summary+xgboost": ("hetero_summary", "xgboost"),
-          "hetero_summary+xgboost+grud": ("hetero_summary", "xgboost", "grud")}
+          "hetero_summary+xgboost+grud": ("hetero_summary", "xgboost", "grud"),
+          "hetero_summary_full+xgboost": ("hetero_summary_full", "xgboost")}
 
 
 def blend(out: Path) -> None:

@@ -184,7 +184,7 @@ class MedFuseModule(nn.Module):
         ``latest`` marks each stay's most recent token of every feature (``"latest"``
         pooling); the collate function of :class:`~medfuse_sk.batching.TokenDataset` makes it.
         """
-        x = self.embedding(feature, value, time, category)
+        x = self.embedding(feature, value, time, category, mask=mask)
         observed = mask
         if self.pooling == "cls":
             x = torch.cat([self.summary.expand(x.shape[0], -1, -1), x], dim=1)

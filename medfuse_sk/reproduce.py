@@ -158,11 +158,13 @@ def run_p12(
         network = _network(model)
         members = _member_probabilities(network, network.tokenizer_.transform(X_scored))
     history = network.history_
-    scores = history[:, "valid_auprc"]
+    # without a validation split (valid_size=0) the last epoch is the model
+    scores = history[:, "valid_auprc"] if "valid_auprc" in history[-1] else None
     info = {
         "config": config, "seed": seed, "fitted_on": fitted_on, "n_fitted": int(len(X)),
-        "epochs_run": len(history), "best_epoch": int(np.argmax(scores)) + 1,
-        "best_valid_auprc": float(np.max(scores)),
+        "epochs_run": len(history),
+        "best_epoch": len(history) if scores is None else int(np.argmax(scores)) + 1,
+        "best_valid_auprc": None if scores is None else float(np.max(scores)),
         "epoch_seconds_median": float(np.median(history[:, "dur"])),
         "train_seconds": round(trained - prepared, 1),
         **machine_info(),
