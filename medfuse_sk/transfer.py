@@ -225,7 +225,8 @@ class TransferEmbeddings(Callback):
 
     Use it as ``MedFuseClassifier(callbacks=[("transfer", TransferEmbeddings(source, ...))])``
     (or build the classifier with :meth:`MedFusePretrainer.make_classifier`). It copies at the
-    start of every ``fit`` (after the network is built), so it works inside a Pipeline (the
+    start of every ``fit`` (after the network is built; a ``warm_start`` fit that continues the
+    same network copies nothing and keeps counting epochs), so it works inside a Pipeline (the
     classifier's vocabulary is whatever its input holds) and in cross-validation;
     ``sklearn.clone`` keeps the fitted source shared instead of resetting it.
 
@@ -271,12 +272,16 @@ class TransferEmbeddings(Callback):
         if int(self.freeze_epochs) != self.freeze_epochs or self.freeze_epochs < 0:
             raise ValueError(f"freeze_epochs must be an integer >= 0, got {self.freeze_epochs!r}")
         self.result_ = None
+        self.target_ = None
         self.history_ = []
         self.frozen_rows_: list[tuple[torch.nn.Parameter, torch.Tensor, torch.Tensor]] = []
         self.epoch_ = 0
         return self
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if getattr(self, "target_", None) is net.module_:
+            return  # warm start / partial_fit of the same network: copied already
+        self.target_ = net.module_
         self.epoch_ = 0
         self.history_ = []
         self.result_ = transfer_weights(self.source, net.module_, net.feature_names_,

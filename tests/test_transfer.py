@@ -83,6 +83,19 @@ def test_copied_rows_are_the_sources_and_stay_frozen_then_move(source):
                    for r in s_emb.feature_table.weight.detach())
 
 
+def test_warm_start_continues_without_copying_again(source):
+    events, labels = _target_task()
+    rows = _Rows()
+    clf = MedFuseClassifier(max_epochs=1, valid_size=0, lr=1e-2, callbacks=[
+        ("transfer", TransferEmbeddings(source, name_map={"Potassium": "K"}, warn_unmatched=False)),
+        ("rows", rows)], **SMALL)
+    clf.fit(events, labels)
+    clf.set_params(warm_start=True).fit(events, labels)  # continues the same network
+    first_end, second_begin = rows.snapshots[1]["E"], rows.snapshots[2]["E"]
+    assert torch.equal(first_end, second_begin)
+    assert not torch.equal(rows.snapshots[0]["E"], second_begin)
+
+
 def test_every_member_of_an_ensemble_is_initialised(source):
     events, labels = _target_task()
     clf = MedFuseClassifier(max_epochs=1, valid_size=0, n_models=2, **SMALL)
