@@ -202,15 +202,24 @@ def time_explain(args) -> None:
 def steps(args) -> None:
     """Integration error against the number of steps, on held-out sample stays.
 
-    The model is the one ``medfuse explain`` trains when given nothing (same seed); the
-    reference is 128 Gauss-Legendre steps.
+    The model: ``--model`` (a pickle), else the one ``medfuse explain`` trains when given
+    nothing (same seed); the stays: the first ``--stays`` held-out sample stays; the
+    reference: 128 Gauss-Legendre steps.
     """
     from medfuse_sk.explain import explain, stay_summary
     from medfuse_sk.explain_cli import _sample_model
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*horizon.*")
-        model, X = _sample_model(args.epochs, 0)
+        if args.model:
+            from medfuse_sk import EventSet
+            from medfuse_sk.datasets import load_sample
+
+            model, held_out = _load(args.model), load_sample("test")
+            X = EventSet.from_long(held_out.events, categorical=held_out.categorical,
+                                   stays=held_out.stay_ids)
+        else:
+            model, X = _sample_model(args.epochs, 0)
     X = X.take(np.arange(args.stays))
     rows = []
     for baseline in ("center", "zero"):
@@ -265,6 +274,7 @@ def main() -> None:
     p = sub.add_parser("steps")
     p.add_argument("--stays", type=int, default=60)
     p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--model", default=None)
     p.set_defaults(func=steps)
     p = sub.add_parser("shrink")
     p.add_argument("paths", nargs="+")

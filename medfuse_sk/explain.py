@@ -229,12 +229,11 @@ def _attribute_batch(module, given, batch, baseline: str, n_steps: int, method: 
 def _batches(lengths: np.ndarray, stays: np.ndarray, token_budget: int) -> list[np.ndarray]:
     """Stays in order of length, cut so that each batch pads to at most ``token_budget``."""
     order = stays[np.argsort(lengths[stays], kind="stable")]
+    width = np.maximum(lengths[order], 1)
     out, start = [], 0
-    while start < len(order):
-        stop = start + 1
-        while (stop < len(order)
-               and (stop - start + 1) * max(int(lengths[order[stop]]), 1) <= token_budget):
-            stop += 1
+    while start < len(order):  # one pass per batch: (count × longest) only grows
+        padded = np.arange(1, len(order) - start + 1) * width[start:]
+        stop = start + max(1, int(np.count_nonzero(padded <= token_budget)))
         out.append(order[start:stop])
         start = stop
     return out

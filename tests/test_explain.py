@@ -102,6 +102,20 @@ def test_values_are_as_given_window_medians_and_unclipped(fitted, sample):
     assert set(cats["feature"]) <= {"Gender", "ICUType"} and len(cats)
 
 
+def test_a_stay_without_events_gets_one_empty_row_that_carries_its_attribution(fitted, sample):
+    X = sample[2].take(np.arange(2))
+    long = X.to_long()
+    with_empty = EventSet.from_long(long, categorical=["Gender", "ICUType"],
+                                    stays=[*X.stay_ids, -7])
+    table = explain(fitted, with_empty, baseline="zero")
+    empty = table[table["stay_id"] == -7]
+    assert empty["feature"].tolist() == ["<empty>"] and np.isnan(empty["value"]).all()
+    stays = stay_summary(table)
+    assert stays.loc[-7, "risk"] == pytest.approx(fitted.predict_proba(with_empty)[2, 1], rel=1e-5)
+    np.testing.assert_allclose(stays["attribution_sum"], stays["logit"] - stays["baseline_logit"],
+                               atol=0.01)
+
+
 def test_ensemble_explains_the_logit_of_its_mean_probability(sample):
     X, y, X_test = sample
     clf = MedFuseClassifier(max_epochs=1, n_models=2,
