@@ -98,6 +98,21 @@ def _hidden(x, w1, b1, ACT_TANH: tl.constexpr):
 
 
 @triton.jit
+def _gates(alpha_ptr, beta_ptr, f, gate, u, mask, DV, GATE_SIGMOID: tl.constexpr):
+    """The per-feature affine of the projected values and the gate function:
+    the ``(BLOCK_N, BLOCK_D)`` offsets into ``alpha``/``beta``, ``alpha[f]`` and the gates."""
+    pg = f[:, None] * DV + gate[None, :]
+    a = tl.load(alpha_ptr + pg, mask=mask, other=0.0).to(tl.float32)
+    b = tl.load(beta_ptr + pg, mask=mask, other=0.0).to(tl.float32)
+    v = a * u + b
+    if GATE_SIGMOID:
+        g = tl.sigmoid(v)
+    else:
+        g = v
+    return pg, a, g
+
+
+@triton.jit
 def _mufuse_fwd_kernel(
     ids_ptr, val_ptr, time_ptr, table_ptr, w1_ptr, b1_ptr, w2_ptr, b2_ptr,
     alpha_ptr, beta_ptr, omega_ptr, out_ptr,
@@ -132,14 +147,7 @@ def _mufuse_fwd_kernel(
         w2_j = tl.load(w2_ptr + gate * H + j, mask=mask_d, other=0.0).to(tl.float32)
         u += hid_j[:, None] * w2_j[None, :]
 
-    pg = f[:, None] * DV + gate[None, :]
-    a = tl.load(alpha_ptr + pg, mask=mask, other=0.0).to(tl.float32)
-    b = tl.load(beta_ptr + pg, mask=mask, other=0.0).to(tl.float32)
-    v = a * u + b
-    if GATE_SIGMOID:
-        g = tl.sigmoid(v)
-    else:
-        g = v
+    pg, a, g = _gates(alpha_ptr, beta_ptr, f, gate, u, mask, DV, GATE_SIGMOID)
     e = tl.load(table_ptr + f[:, None] * D + col[None, :], mask=mask, other=0.0).to(tl.float32)
     z = e * g
     if HAS_TIME:
@@ -198,14 +206,7 @@ def _mufuse_bwd_kernel(
         pre, hid = _hidden(x, w1, b1, ACT_TANH)
         hid = tl.where(mask_h[None, :] & mask_n[:, None], hid, 0.0)
         u = tl.dot(hid, w2g, input_precision="ieee") + b2g[None, :]
-        pg = f[:, None] * DV + gate[None, :]
-        a = tl.load(alpha_ptr + pg, mask=mask, other=0.0).to(tl.float32)
-        b = tl.load(beta_ptr + pg, mask=mask, other=0.0).to(tl.float32)
-        v = a * u + b
-        if GATE_SIGMOID:
-            g = tl.sigmoid(v)
-        else:
-            g = v
+        pg, a, g = _gates(alpha_ptr, beta_ptr, f, gate, u, mask, DV, GATE_SIGMOID)
         pe = f[:, None] * D + col[None, :]
         e = tl.load(table_ptr + pe, mask=mask, other=0.0).to(tl.float32)
         dz = tl.load(dout_ptr + tok[:, None] * D + col[None, :], mask=mask, other=0.0)
