@@ -341,7 +341,8 @@ def summarize() -> None:
                 values = [r[part][metric]["value"] for r in runs]
                 entry[f"{part}_{metric}"] = values
                 ci = runs[0][part][metric]
-                cells.append(f"{np.mean(values):.3f} ± {np.std(values):.3f} "
+                spread = f" ± {np.std(values):.3f}" if len(values) > 1 else " (1 seed)"
+                cells.append(f"{np.mean(values):.3f}{spread} "
                              f"(seed {runs[0]['seed']} CI {ci['ci_low']:.3f}–{ci['ci_high']:.3f})")
         summary[row] = entry
         lines.append(f"| {row} | {len(runs)} | " + " | ".join(cells)
