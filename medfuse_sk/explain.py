@@ -37,6 +37,7 @@ for an even count) and its time is the window's centre.
 from __future__ import annotations
 
 import copy
+import inspect
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -156,7 +157,7 @@ class _Given(torch.nn.Module):
         super().__init__()
         self.owner, self.i = [owner], i  # a list: not registered as a submodule
 
-    def forward(self, *_args: Any) -> torch.Tensor:
+    def forward(self, *_args: Any, **_kwargs: Any) -> torch.Tensor:
         return self.owner[0].current[self.i]
 
 
@@ -184,18 +185,25 @@ class _GivenEmbeddings:
 _BATCH_NAMES = ("feature", "value", "category", "time", "mask", "latest")
 
 
+def _embed(embedding, batch: dict[str, torch.Tensor], value: torch.Tensor,
+           category: torch.Tensor) -> torch.Tensor:
+    """The embedding called as the network calls it (with the padding mask if it takes one)."""
+    if "mask" in inspect.signature(embedding.forward).parameters:
+        return embedding(batch["feature"], value, batch["time"], category, mask=batch["mask"])
+    return embedding(batch["feature"], value, batch["time"], category)
+
+
 def _baseline_embeddings(embeddings, batch: dict[str, torch.Tensor], baseline: str):
     inputs, base = [], []
     with torch.no_grad():
         for embedding in embeddings:
-            emb = embedding(batch["feature"], batch["value"], batch["time"], batch["category"])
+            emb = _embed(embedding, batch, batch["value"], batch["category"])
             inputs.append(emb)
             if baseline == "zero":
                 base.append(torch.zeros_like(emb))
             else:
                 category = torch.where(batch["category"] >= 0, 0, batch["category"])
-                base.append(embedding(batch["feature"], torch.zeros_like(batch["value"]),
-                                        batch["time"], category))
+                base.append(_embed(embedding, batch, torch.zeros_like(batch["value"]), category))
     return tuple(inputs), tuple(base)
 
 
