@@ -75,3 +75,21 @@ def test_stacking_and_voting_combine_medfuse_of_two_fusions_with_xgboost():
 def test_member_parameters_need_the_default_members():
     with pytest.raises(TypeError, match="max_epochs"):
         make_voting([("memory", Memorizer())], max_epochs=3)
+
+
+def test_the_p12_model_is_the_recommended_configuration():
+    pytest.importorskip("xgboost")
+    from sklearn.ensemble import VotingClassifier
+
+    from medfuse_sk import MedFuseClassifier
+    from medfuse_sk.reproduce import RECOMMENDED, make_p12_model
+
+    vote = make_p12_model(seed=3)
+    assert isinstance(vote, VotingClassifier) and vote.voting == "soft"
+    net = dict(vote.estimators)["medfuse"]
+    assert net.fusion == RECOMMENDED["fusion"] and net.series_summary is True
+    assert net.random_state == 3 and net.tokenizer.window == RECOMMENDED["window"]
+    alone = make_p12_model({"combine": None, "max_epochs": 3})
+    assert isinstance(alone, MedFuseClassifier) and alone.max_epochs == 3
+    with pytest.raises(ValueError, match="combine"):
+        make_p12_model({"combine": "lightgbm"})
