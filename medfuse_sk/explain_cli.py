@@ -25,8 +25,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("explain", help="attribute predictions to measurements: CSV and figures",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=None,
-                   help="saved model: a file medfuse_sk.persistence.load_model reads, or a pickle "
-                        "(.pkl/.pickle); default: train a quick model on the bundled sample")
+                   help="saved model: a folder written by medfuse_sk.persistence.save_model, or a "
+                        "pickle (.pkl/.pickle); default: train a quick model on the bundled sample")
     p.add_argument("--events", default=None,
                    help="long event table (.csv or .parquet) with the model's stay/time/feature/"
                         "value columns; default: the bundled sample's held-out stays")

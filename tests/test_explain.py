@@ -233,6 +233,21 @@ def test_cli_explains_a_saved_model_and_an_events_file(fitted, sample, tmp_path)
     assert drawn == {f"stay_{stays['risk'].idxmax()}.png", f"stay_{sample[2].stay_ids[3]}.png"}
 
 
+def test_cli_reads_a_model_folder_written_by_save_model(fitted, sample, tmp_path):
+    from medfuse_sk.cli import main
+    from medfuse_sk.persistence import save_model
+
+    folder = save_model(fitted, tmp_path / "model")
+    events = tmp_path / "events.csv"
+    X = sample[2].take(np.arange(3))
+    X.to_long().to_csv(events, index=False)
+    out = tmp_path / "out"
+    assert main(["explain", "--model", str(folder), "--events", str(events), "--out", str(out),
+                 "--plot", "0", "--features"]) == 0
+    stays = pd.read_csv(out / "stays.csv", index_col=0)
+    np.testing.assert_allclose(stays["risk"], fitted.predict_proba(X)[:, 1], rtol=1e-5)
+
+
 @pytest.mark.slow
 def test_cli_with_nothing_given_runs_on_the_sample(tmp_path):
     from medfuse_sk.cli import main
