@@ -66,8 +66,11 @@ def test_pipeline_clone_pickle_and_same_seed_same_fit(p19_first_day):
     twin = clone(pre)
     assert not hasattr(twin, "module_") and twin.get_params() == pre.get_params()
     again = make_pipeline(EventTokenizer(max_tokens=200), twin).fit(p19_first_day)[-1]
+    # bit for bit with one thread; with several, CPU kernels may sum in another order
+    # (seen here: 2e-7 after one epoch with 2 threads), so the same seed means the same fit
+    # up to float rounding, while another seed moves these weights by orders of magnitude more
     for a, b in zip(pre.module_.parameters(), again.module_.parameters()):
-        assert torch.equal(a, b)
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
     loaded = pickle.loads(pickle.dumps(pipe))
     assert loaded.score(p19_first_day) == pipe.score(p19_first_day)
     with pytest.raises(ValueError, match="objective must be one of"):
