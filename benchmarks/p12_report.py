@@ -65,10 +65,11 @@ ROWS: dict[str, dict | str] = {
     # heterogeneous ensembles (one network per fusion in one module)
     "medfuse_summary": {**SINGLE, "series_summary": True},
     "concat_summary": {**SINGLE, "fusion": "concat", "series_summary": True},
-    "hetero": {"combine": None, "series_summary": False},
-    "hetero_summary": {"combine": None},
-    # the same trained on every train stay for its 12 epochs: no stopping on a noisy 10 %
-    "hetero_summary_full": {"combine": None, "valid_size": 0.0},
+    "hetero": {"combine": None, "series_summary": False, "valid_size": 0.1, "patience": 4},
+    "hetero_summary": {"combine": None, "valid_size": 0.1, "patience": 4},
+    # the same trained on every train stay for its 12 epochs: no stopping on a noisy 10 %;
+    # today's recommended event model
+    "hetero_summary_full": {"combine": None},
     "recommended": {},
     "xgboost": "xgboost",
     "random_forest": "random_forest",
@@ -193,6 +194,7 @@ BLENDS = {"medfuse+xgboost": ("medfuse", "xgboost"),
           # the mean of the two parts' probabilities is what `recommended`'s soft voting does
           "hetero_summary+xgboost": ("hetero_summary", "xgboost"),
           "hetero_summary+xgboost+grud": ("hetero_summary", "xgboost", "grud"),
+          # the mean of the two parts' probabilities is what `recommended`'s voting does
           "hetero_summary_full+xgboost": ("hetero_summary_full", "xgboost")}
 
 
