@@ -176,6 +176,11 @@ def make_xgboost(random_state: int = 0, n_estimators: int = 2000, **params: Any)
     """
     from sklearn.pipeline import make_pipeline
 
+    try:  # fail here, at construction, rather than deep inside a later fit
+        import xgboost  # noqa: F401
+    except ImportError as error:
+        raise ImportError("make_xgboost needs the xgboost package: pip install "
+                          "'medfuse-sk[bench]'") from error
     own = {k: params.pop(k) for k in list(params)
            if k in EarlyStoppedXGBClassifier().get_params()}
     model = EarlyStoppedXGBClassifier(n_estimators=n_estimators, random_state=random_state,

@@ -55,11 +55,6 @@ def default_members(
     if xgboost:
         from .baselines import make_xgboost
 
-        try:
-            import xgboost as _  # noqa: F401
-        except ImportError as error:
-            raise ImportError("the XGBoost member needs the xgboost package: "
-                              "pip install 'medfuse-sk[bench]' (or pass xgboost=False)") from error
         members.append(("xgboost", make_xgboost(random_state=0 if random_state is None
                                                 else random_state)))
     return members

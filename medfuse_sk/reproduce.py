@@ -100,12 +100,11 @@ def make_p12_model(config: dict[str, Any] | None = None, seed: int = 0, verbose:
     from .ensemble import make_voting
 
     try:
-        import xgboost  # noqa: F401
+        xgb = make_xgboost(random_state=seed)
     except ImportError as error:
-        raise ImportError("the recommended P12 model votes with XGBoost: pip install "
-                          "'medfuse-sk[bench]', or fit the event model alone with "
-                          "combine=None (medfuse p12 --set combine=None)") from error
-    return make_voting([("medfuse", clf), ("xgboost", make_xgboost(random_state=seed))])
+        raise ImportError(f"{error}; or fit the event model alone: combine=None "
+                          "(medfuse p12 --set combine=None)") from error
+    return make_voting([("medfuse", clf), ("xgboost", xgb)])
 
 
 def _network(model) -> MedFuseClassifier:
