@@ -131,53 +131,17 @@ def baseline(model: str, seed: int, out: Path) -> None:
     print(json.dumps({k: result[k]["value"] for k in ("auprc", "auroc", "accuracy")}))
 
 
-class _GridModel:
-    """A fitted PyPOTS classifier behind ``predict_proba(EventSet)``: grid, then standardise."""
-
-    def __init__(self, model, mean, std, grid_args):
-        self.model, self.mean, self.std, self.grid_args = model, mean, std, grid_args
-
-    def grid(self, X):
-        from medfuse_sk.baselines import regular_grid
-
-        return ((regular_grid(X, **self.grid_args) - self.mean) / self.std).astype(np.float32)
-
-    def predict_proba(self, X):
-        return self.model.predict_proba({"X": self.grid(X)})
-
-
 def _fit_grud(X, y, seed):
-    """PyPOTS GRU-D on a 48-step hourly grid: 37 series and 7 static channels (Age, Height,
-    Gender, 4 ICU types), z-scored with train statistics; hidden 128, batch 64, Adam 1e-3,
-    at most 20 epochs, early stopping (patience 5) on the validation loss of 10 % of train."""
-    import torch
-    from pypots.classification import GRUD
-    from pypots.optim import Adam
-    from sklearn.model_selection import train_test_split
-
-    from medfuse_sk.baselines import regular_grid
+    """The library's GRU-D with P12's grid (``medfuse_sk.reproduce.P12_GRUD``): 37 series
+    and 7 static channels (Age, Height, Gender, 4 ICU types) on 48 hourly steps, z-scored with
+    train statistics; hidden 128, batch 64, Adam 1e-3, at most 20 epochs, early stopping
+    (patience 5) on the validation loss of 10 % of train."""
     from medfuse_sk.datasets.physionet2012 import TIME_SERIES
+    from medfuse_sk.grud import make_grud
+    from medfuse_sk.reproduce import P12_GRUD
 
-    torch.manual_seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 (PyPOTS draws from the global NumPy generator)
-    grid_args = {"series": list(TIME_SERIES), "static": ["Age", "Height", "Gender", "ICUType"],
-                 "n_steps": 48, "categorical_levels": {"Gender": [0.0, 1.0],
-                                                      "ICUType": [1.0, 2.0, 3.0, 4.0]}}
-    X_fit, X_stop, y_fit, y_stop = train_test_split(X, y, test_size=0.1, stratify=y,
-                                                    random_state=seed)
-    raw = regular_grid(X_fit, **grid_args)
-    mean, std = np.nanmean(raw, axis=(0, 1)), np.nanstd(raw, axis=(0, 1))
-    std = np.where(std > 0, std, 1.0)
-    model = _GridModel(None, mean, std, grid_args)
-    grud = GRUD(n_steps=48, n_features=raw.shape[2], n_classes=2, rnn_hidden_size=128,
-                batch_size=64, epochs=20, patience=5, optimizer=Adam(lr=1e-3), device="cpu",
-                verbose=False)
-    grud.fit({"X": ((raw - mean) / std).astype(np.float32), "y": y_fit.astype(np.int64)},
-             {"X": model.grid(X_stop), "y": y_stop.astype(np.int64)})
-    model.model = grud
-    config = {"model": "grud", "package": "pypots", "rnn_hidden_size": 128, "batch_size": 64,
-              "epochs": 20, "patience": 5, "lr": 1e-3, "n_steps": 48,
-              "n_channels": int(raw.shape[2])}
+    model = make_grud(random_state=seed, series=list(TIME_SERIES), **P12_GRUD).fit(X, y)
+    config = {"model": "grud", "package": "pypots", **model.get_params()}
     return model, config
 
 
@@ -195,7 +159,13 @@ BLENDS = {"medfuse+xgboost": ("medfuse", "xgboost"),
           "hetero_summary+xgboost": ("hetero_summary", "xgboost"),
           "hetero_summary+xgboost+grud": ("hetero_summary", "xgboost", "grud"),
           # the mean of the two parts' probabilities is what `recommended`'s voting does
-          "hetero_summary_full+xgboost": ("hetero_summary_full", "xgboost")}
+          "hetero_summary_full+xgboost": ("hetero_summary_full", "xgboost"),
+          # round 3: the second network (`concat`, the first round's recipe) beside the module
+          # is the best pure event model; with XGBoost and GRU-D, today's `recommended`
+          "hetero_summary_full+concat": ("hetero_summary_full", "concat"),
+          "hetero_summary_full+concat+xgboost": ("hetero_summary_full", "concat", "xgboost"),
+          "hetero_summary_full+concat+xgboost+grud": ("hetero_summary_full", "concat",
+                                                      "xgboost", "grud")}
 
 
 def blend(out: Path) -> None:

@@ -31,10 +31,11 @@ def default_members(
     fusions: Sequence[str] = FUSIONS,
     *,
     xgboost: bool = True,
+    grud: bool = False,
     random_state: int | None = 0,
     **medfuse_params: Any,
 ) -> list[tuple[str, Any]]:
-    """``(name, estimator)`` pairs: one heterogeneous MedFuse member, XGBoost if asked.
+    """``(name, estimator)`` pairs: one heterogeneous MedFuse member, XGBoost and GRU-D if asked.
 
     Parameters
     ----------
@@ -43,6 +44,9 @@ def default_members(
     xgboost : bool, default True
         Add :func:`~medfuse_sk.baselines.make_xgboost` (needs the ``xgboost`` package,
         ``pip install medfuse-sk[bench]``).
+    grud : bool, default False
+        Add :func:`~medfuse_sk.grud.make_grud` (GRU-D on an hourly grid of the first 48 h,
+        channels inferred from the training events; needs ``pip install medfuse-sk[grud]``).
     random_state : int or None
     **medfuse_params
         Any :class:`MedFuseClassifier` parameter (``tokenizer=``, ``max_epochs=``, ...).
@@ -57,6 +61,11 @@ def default_members(
 
         members.append(("xgboost", make_xgboost(random_state=0 if random_state is None
                                                 else random_state)))
+    if grud:
+        from .grud import make_grud
+
+        members.append(("grud", make_grud(random_state=0 if random_state is None
+                                          else random_state)))
     return members
 
 

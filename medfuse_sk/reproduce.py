@@ -28,7 +28,8 @@ from .evaluation import evaluate, machine_info
 from .events import EventSet
 from .tokenize import EventTokenizer
 
-__all__ = ["PAPER", "RECOMMENDED", "COMBINE", "TOKENIZER_KEYS", "make_p12_model", "run_p12"]
+__all__ = ["PAPER", "RECOMMENDED", "COMBINE", "CONCAT_MEMBER", "P12_GRUD", "TOKENIZER_KEYS",
+           "make_p12_model", "run_p12"]
 
 #: The recommended configuration for P12 (see docs/p12-report.md for the evidence), as
 #: differences from the defaults (``medfuse_sk.params.PARAMS`` and ``EventTokenizer``'s):
@@ -36,16 +37,30 @@ __all__ = ["PAPER", "RECOMMENDED", "COMBINE", "TOKENIZER_KEYS", "make_p12_model"
 #: with the per-feature count / latest value / recency branch (a heterogeneous ensemble
 #: sharing one tokenisation and one pass over the data); a weight EMA; trained on every
 #: fitting stay for 12 epochs of the cosine schedule (``valid_size=0``: on P12, stopping on
-#: a 10 % split was noisier and no better); and the aggregate XGBoost beside it,
-#: probabilities averaged (``combine="xgboost"``; ``combine=None`` is the pure event model).
+#: a 10 % split was noisier and no better). Beside it, fitted on the same stays and averaged
+#: by soft voting (``combine``, see :data:`COMBINE`): a second MedFuse network of another
+#: recipe, the aggregate XGBoost and GRU-D. ``combine=("concat",)`` is the best pure event
+#: model; ``combine=None`` the MedFuse module alone.
 RECOMMENDED: dict[str, Any] = {
     "window": 2.0, "horizon": 48.0,
     "fusion": ("mufuse", "add", "concat", "scane"), "series_summary": True,
     "weight_averaging": 0.99, "max_epochs": 12, "valid_size": 0.0,
-    "combine": "xgboost",
+    "combine": ("concat", "xgboost", "grud"),
 }
 #: What ``combine`` may name: models fitted beside the MedFuse network on the same stays.
-COMBINE = (None, "xgboost")
+#: ``"concat"``: another MedFuse network, the first round's ``concat`` row (concat fusion,
+#: no summary branch, stopped on a stratified 10 % with patience 4; otherwise the main
+#: network's settings) — it errs differently from the main module, which is what an ensemble
+#: needs; ``"xgboost"``: :func:`~medfuse_sk.baselines.make_xgboost`; ``"grud"``:
+#: :class:`~medfuse_sk.grud.GRUDClassifier` on P12's hourly grid (:data:`P12_GRUD`).
+COMBINE = ("concat", "xgboost", "grud")
+CONCAT_MEMBER: dict[str, Any] = {"fusion": "concat", "series_summary": False,
+                                 "valid_size": 0.1, "patience": 4}
+#: GRU-D's grid on P12: the 37 series, and Age, Height, Gender and ICU type as static channels.
+P12_GRUD: dict[str, Any] = {
+    "static": ["Age", "Height", "Gender", "ICUType"],
+    "categorical_levels": {"Gender": [0.0, 1.0], "ICUType": [1.0, 2.0, 3.0, 4.0]},
+}
 #: The paper's method as differences from the defaults: sigmoid gates from β = 0, k = 4,
 #: two layers, mean pooling, a constant learning rate, every token kept.
 PAPER: dict[str, Any] = {
@@ -70,13 +85,20 @@ def _member_probabilities(clf: MedFuseClassifier, tokens):
     return pd.DataFrame(torch.sigmoid(logits).numpy(), columns=names)
 
 
-def _split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    """(tokenizer parameters, classifier parameters, ``combine``)."""
+def _split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], tuple]:
+    """(tokenizer parameters, classifier parameters, ``combine`` as a tuple of names)."""
     tokenizer = {k: v for k, v in config.items() if k in TOKENIZER_KEYS}
     model = {k: v for k, v in config.items() if k not in TOKENIZER_KEYS and k != "combine"}
     combine = config.get("combine")
-    if combine not in COMBINE:
-        raise ValueError(f"combine must be one of {COMBINE}, got {combine!r}")
+    combine = () if combine is None else (combine,) if isinstance(combine, str) else combine
+    try:
+        combine = tuple(combine)
+    except TypeError:
+        combine = (combine,)
+    unknown = [name for name in combine if name not in COMBINE]
+    if unknown or len(set(combine)) < len(combine):
+        raise ValueError(f"combine must be None or distinct names among {COMBINE}, got "
+                         f"{config.get('combine')!r}")
     return tokenizer, model, combine
 
 
@@ -88,23 +110,52 @@ def make_p12_model(config: dict[str, Any] | None = None, seed: int = 0, verbose:
     """The model ``medfuse p12`` fits: :data:`RECOMMENDED` with ``config``'s overrides.
 
     A :class:`MedFuseClassifier` that tokenizes with the configuration's tokenizer
-    parameters, or, with ``combine="xgboost"``, a soft-voting ensemble of it and
-    :func:`~medfuse_sk.baselines.make_xgboost`. Either takes an :class:`EventSet`.
+    parameters, or, with ``combine``, a soft-voting ensemble of it (named ``"medfuse"``) and
+    the members :data:`COMBINE` describes. Either takes an :class:`EventSet`.
     """
     tokenizer_params, model_params, combine = _split_config({**RECOMMENDED, **(config or {})})
     clf = MedFuseClassifier(tokenizer=EventTokenizer(**tokenizer_params), random_state=seed,
                             verbose=verbose, **model_params)
-    if combine is None:
+    if not combine:
         return clf
-    from .baselines import make_xgboost
     from .ensemble import make_voting
 
+    members = [("medfuse", clf)]
+    for name in combine:
+        members.append((name, _member(name, tokenizer_params, model_params, seed, verbose)))
+    return make_voting(members)
+
+
+def _member(name: str, tokenizer_params: dict, model_params: dict, seed: int, verbose: int):
+    hint = ("; or leave it out: medfuse p12 --set combine=None (the MedFuse module alone) or "
+            "another tuple of COMBINE's names")
+    if name == "concat":
+        return MedFuseClassifier(tokenizer=EventTokenizer(**tokenizer_params),
+                                 random_state=seed, verbose=verbose,
+                                 **{**model_params, **CONCAT_MEMBER})
     try:
-        xgb = make_xgboost(random_state=seed)
+        if name == "xgboost":
+            from .baselines import make_xgboost
+
+            return make_xgboost(random_state=seed)
+        from .datasets.physionet2012 import TIME_SERIES
+        from .grud import make_grud
+
+        return make_grud(random_state=seed, series=list(TIME_SERIES), **P12_GRUD)
     except ImportError as error:
-        raise ImportError(f"{error}; or fit the event model alone: combine=None "
-                          "(medfuse p12 --set combine=None)") from error
-    return make_voting([("medfuse", clf), ("xgboost", xgb)])
+        raise ImportError(f"{error}{hint}") from error
+
+
+def _voting_probabilities(model, X, members):
+    """``members`` with a column per other voting member (their probabilities on ``X``)."""
+    import pandas as pd
+
+    if isinstance(model, MedFuseClassifier):
+        return members
+    columns = {name: estimator.predict_proba(X)[:, 1]
+               for name, estimator in model.named_estimators_.items()}
+    voted = pd.DataFrame(columns)
+    return voted if members is None else pd.concat([members, voted], axis=1)
 
 
 def _network(model) -> MedFuseClassifier:
@@ -133,8 +184,9 @@ def run_p12(
         its number of trees on a stratified 10 % of them.
     config : overrides of :data:`RECOMMENDED` (tokenizer and classifier parameters, ``combine``)
     seed : random_state of the models
-    out : folder for ``metrics.json``, ``predictions.csv``, ``curves.png`` (and, for a
-        network ensemble, ``members.csv``: each network's probabilities)
+    out : folder for ``metrics.json``, ``predictions.csv``, ``curves.png`` and, for an
+        ensemble, ``members.csv``: the probabilities of each network of the MedFuse module
+        and of each voting member (``medfuse`` is the module's average)
 
     Returns
     -------
@@ -165,6 +217,7 @@ def run_p12(
         trained = time.perf_counter()
         network = _network(model)
         members = _member_probabilities(network, network.tokenizer_.transform(X_scored))
+        members = _voting_probabilities(model, X_scored, members)
     history = network.history_
     # without a validation split (valid_size=0) the last epoch is the model
     scores = history[:, "valid_auprc"] if "valid_auprc" in history[-1] else None

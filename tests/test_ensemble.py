@@ -84,12 +84,29 @@ def test_the_p12_model_is_the_recommended_configuration():
     from medfuse_sk import MedFuseClassifier
     from medfuse_sk.reproduce import RECOMMENDED, make_p12_model
 
+    pytest.importorskip("pypots")
+    from medfuse_sk.grud import GRUDClassifier
+    from medfuse_sk.reproduce import CONCAT_MEMBER
+
     vote = make_p12_model(seed=3)
-    assert isinstance(vote, VotingClassifier) and vote.voting == "soft"
-    net = dict(vote.estimators)["medfuse"]
+    assert isinstance(vote, VotingClassifier) and vote.voting == "soft" and vote.weights is None
+    members = dict(vote.estimators)
+    assert list(members) == ["medfuse", *RECOMMENDED["combine"]]
+    net = members["medfuse"]
     assert net.fusion == RECOMMENDED["fusion"] and net.series_summary is True
     assert net.random_state == 3 and net.tokenizer.window == RECOMMENDED["window"]
+    second = members["concat"]  # the main network's settings, then the member's own
+    assert second.fusion == "concat" and second.series_summary is False
+    assert second.valid_size == CONCAT_MEMBER["valid_size"] and second.patience == 4
+    assert second.weight_averaging == net.weight_averaging and second.max_epochs == 12
+    assert second.tokenizer.window == 2.0 and second.tokenizer is not net.tokenizer
+    grud = members["grud"]
+    assert isinstance(grud, GRUDClassifier) and grud.random_state == 3
+    assert len(grud.series) == 37 and "Height" in grud.static
     alone = make_p12_model({"combine": None, "max_epochs": 3})
     assert isinstance(alone, MedFuseClassifier) and alone.max_epochs == 3
-    with pytest.raises(ValueError, match="combine"):
-        make_p12_model({"combine": "lightgbm"})
+    events_only = make_p12_model({"combine": "concat"})
+    assert [name for name, _ in events_only.estimators] == ["medfuse", "concat"]
+    for bad in ("lightgbm", ("xgboost", "xgboost")):
+        with pytest.raises(ValueError, match="combine"):
+            make_p12_model({"combine": bad})
