@@ -16,7 +16,8 @@ Cohorts (raw events, no windows, nothing P12-specific):
   the task's val (2,571 stays) and test (3,196) splits, neither used for any choice here.
 
 Rows: ``defaults`` is ``MedFuseClassifier(random_state=seed)``; ``candidate`` changes
-``CANDIDATE``; ``xgboost`` is ``make_xgboost(random_state=seed)`` (its own 10 % stop).
+``CANDIDATE``; ``no_stopping`` and ``summary_only`` are its two halves; ``xgboost`` is
+``make_xgboost(random_state=seed)`` (its own 10 % stop).
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ COHORTS = ("p19", "p12")
 #: the defaults this report tests against today's: no early stopping on a small split (which
 #: stopped P19 runs at epoch 2), averaged weights, and the per-feature summary branch
 CANDIDATE = {"series_summary": True, "weight_averaging": 0.99, "valid_size": 0.0}
-ROWS = {"defaults": {}, "candidate": CANDIDATE, "xgboost": "xgboost"}
+ROWS = {"defaults": {}, "candidate": CANDIDATE, "xgboost": "xgboost",
+        # the candidate's two halves, apart
+        "no_stopping": {"weight_averaging": 0.99, "valid_size": 0.0},
+        "summary_only": {"series_summary": True}}
 
 
 def cohort_data(cohort: str) -> dict:

@@ -70,6 +70,11 @@ ROWS: dict[str, dict | str] = {
     # the same trained on every train stay for its 12 epochs: no stopping on a noisy 10 %;
     # today's recommended event model
     "hetero_summary_full": {"combine": None},
+    # round 3: the second MedFuse network `medfuse p12` fits beside the module (its `concat`
+    # member, reproduce.CONCAT_MEMBER on the same settings) — round 1's concat recipe
+    "concat_member": {"combine": None, "fusion": "concat", "series_summary": False,
+                      "valid_size": 0.1, "patience": 4},
+    "recommended_round2": {"combine": "xgboost"},  # round 2's: the module + XGBoost
     "recommended": {},
     "xgboost": "xgboost",
     "random_forest": "random_forest",
@@ -162,10 +167,11 @@ BLENDS = {"medfuse+xgboost": ("medfuse", "xgboost"),
           "hetero_summary_full+xgboost": ("hetero_summary_full", "xgboost"),
           # round 3: the second network (`concat`, the first round's recipe) beside the module
           # is the best pure event model; with XGBoost and GRU-D, today's `recommended`
-          "hetero_summary_full+concat": ("hetero_summary_full", "concat"),
-          "hetero_summary_full+concat+xgboost": ("hetero_summary_full", "concat", "xgboost"),
-          "hetero_summary_full+concat+xgboost+grud": ("hetero_summary_full", "concat",
-                                                      "xgboost", "grud")}
+          "hetero_summary_full+concat_member": ("hetero_summary_full", "concat_member"),
+          "hetero_summary_full+concat_member+xgboost": ("hetero_summary_full", "concat_member",
+                                                        "xgboost"),
+          "hetero_summary_full+concat_member+xgboost+grud": ("hetero_summary_full",
+                                                             "concat_member", "xgboost", "grud")}
 
 
 def blend(out: Path) -> None:

@@ -64,7 +64,12 @@ ROWS = {
     "p12_from_p19": "P12: feature rows from p19_pretrain by name (P12_FROM_P19), frozen 1 epoch",
     "p12_from_p19_all": "P12: everything from p19_pretrain (rows by name, projector, encoder), "
                         "rows frozen 1 epoch",
+    # is pre-training a better start or only a faster one? the same two arms trained longer
+    "p12_scratch_long": "P12: MedFuse from scratch, 3,000 train stays, 20 epochs (patience 5)",
+    "p12_pretrained_long": "P12: initialised from p12_pretrain, 20 epochs (patience 5)",
 }
+#: rows trained longer than MAX_EPOCHS / PATIENCE
+LONG = {"max_epochs": 20, "patience": 5}
 P12_TRAIN = 3000
 P12_DIR = Path(os.environ.get("MEDFUSE_P12_DIR", Path("..") / "shared" / "data" / "physionet2012"))
 
@@ -255,6 +260,9 @@ def run_one(row: str, seed: int) -> dict:
 
         settings = dict(max_epochs=MAX_EPOCHS, patience=PATIENCE, random_state=seed, verbose=1,
                         **NETWORK)
+        if row.endswith("_long"):
+            settings.update(LONG)
+            row = row.removesuffix("_long")
         if row.startswith("p12"):
             settings["tokenizer"] = _p12_tokenizer()
         if row.startswith("p19"):  # early stopping on the shipped val split, scored on test
