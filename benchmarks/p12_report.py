@@ -36,7 +36,8 @@ os.environ.setdefault("MEDFUSE_P12_DIR", str(Path("..") / "shared" / "data" / "p
 #: (issue 8) are the heterogeneous ensemble with the per-feature summary branch, which is
 #: today's recommended event model (``hetero_summary``: ``combine=None``), its ablations, and
 #: the blends below.
-ROUND1 = {"fusion": "mufuse", "series_summary": False, "combine": None, "n_models": 3}
+ROUND1 = {"fusion": "mufuse", "series_summary": False, "combine": None, "n_models": 3,
+          "valid_size": 0.1, "patience": 4}  # round 1 stopped on a 10 % split
 SINGLE = {**ROUND1, "n_models": 1}
 FOUR = ("mufuse", "add", "concat", "scane")
 ROWS: dict[str, dict | str] = {

@@ -51,6 +51,9 @@ MAX_EPOCHS, PATIENCE = 8, 3
 PRETRAIN_EPOCHS = 4
 #: the MedFuse network of every row: the estimator's defaults (d_model 64, 1 layer, 4 heads)
 NETWORK: dict = {}
+#: the classifier's defaults when these rows ran (issue 9), spelled out: the defaults have
+#: changed since (docs/p12-report.md, "Defaults on two cohorts"); P12 rows add the 10 % split
+THEN: dict = {"series_summary": False, "weight_averaging": None}
 
 ROWS = {
     "p19_xgboost": "XGBoost on per-stay aggregates, the same 4,000 training stays",
@@ -67,6 +70,8 @@ ROWS = {
     # is pre-training a better start or only a faster one? the same two arms trained longer
     "p12_scratch_long": "P12: MedFuse from scratch, 3,000 train stays, 20 epochs (patience 5)",
     "p12_pretrained_long": "P12: initialised from p12_pretrain, 20 epochs (patience 5)",
+    "p12_from_p19_long": "P12: feature rows from p19_pretrain, frozen 1 epoch, 20 epochs",
+    "p12_from_p19_all_long": "P12: everything from p19_pretrain, rows frozen 1 epoch, 20 epochs",
 }
 #: rows trained longer than MAX_EPOCHS / PATIENCE
 LONG = {"max_epochs": 20, "patience": 5}
@@ -259,12 +264,13 @@ def run_one(row: str, seed: int) -> dict:
         from medfuse_sk.transfer import P12_FROM_P19, TransferEmbeddings
 
         settings = dict(max_epochs=MAX_EPOCHS, patience=PATIENCE, random_state=seed, verbose=1,
-                        **NETWORK)
+                        **NETWORK, **THEN)
         if row.endswith("_long"):
             settings.update(LONG)
             row = row.removesuffix("_long")
         if row.startswith("p12"):
             settings["tokenizer"] = _p12_tokenizer()
+            settings["valid_size"] = 0.1
         if row.startswith("p19"):  # early stopping on the shipped val split, scored on test
             X, y, settings["train_split"] = _with_val_split(row, X, y, data["val"])
         if row in ("p19_scratch", "p12_scratch"):
@@ -349,7 +355,7 @@ def summarize() -> None:
                 values = [r[part][metric]["value"] for r in runs]
                 entry[f"{part}_{metric}"] = values
                 ci = runs[0][part][metric]
-                spread = f" ± {np.std(values):.3f}" if len(values) > 1 else " (1 seed)"
+                spread = f" ± {np.std(values, ddof=1):.3f}" if len(values) > 1 else " (1 seed)"
                 cells.append(f"{np.mean(values):.3f}{spread} "
                              f"(seed {runs[0]['seed']} CI {ci['ci_low']:.3f}–{ci['ci_high']:.3f})")
         summary[row] = entry

@@ -91,7 +91,11 @@ class WarmupCosineLR(LRScheduler):
 class WeightAverage(Callback):
     """Exponential moving average of the weights, used for validation and for the final model.
 
-    After every training batch ``shadow ← decay · shadow + (1 − decay) · weights``. The
+    After the ``n``-th training batch ``shadow ← (1 − w) · shadow + w · weights`` with
+    ``w = max(1 − decay, 1 / n)``: the plain mean of the weights so far for the first
+    ``1 / (1 − decay)`` batches, an exponential moving average after. The random
+    initialisation never enters the average, so a short run (a small cohort: few batches)
+    is not pulled back towards it; on a long run this is the usual EMA. The
     validation pass of each epoch runs on the averaged weights (swapped in at its first
     batch), so early stopping judges and keeps the averaged model; the next epoch trains on
     from the raw weights. Without a validation split the averaged weights become the model
@@ -111,6 +115,7 @@ class WeightAverage(Callback):
             raise ValueError(f"weight_averaging must lie in (0, 1) or be None, got {self.decay!r}")
         self.shadow_ = None
         self.raw_ = None
+        self.n_averaged_ = 0
         return self
 
     def _parameters(self, net) -> list[torch.Tensor]:
@@ -119,6 +124,7 @@ class WeightAverage(Callback):
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         self.shadow_ = [p.detach().clone() for p in self._parameters(net)]
         self.raw_ = None
+        self.n_averaged_ = 0
 
     @torch.no_grad()
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
@@ -128,8 +134,9 @@ class WeightAverage(Callback):
     @torch.no_grad()
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         if training:
+            self.n_averaged_ += 1
             torch._foreach_lerp_(self.shadow_, [p.detach() for p in self._parameters(net)],
-                                 1.0 - self.decay)
+                                 max(1.0 - self.decay, 1.0 / self.n_averaged_))
 
     @torch.no_grad()
     def swap_in(self, net) -> None:

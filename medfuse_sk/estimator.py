@@ -8,10 +8,11 @@ Parameters, their defaults and their allowed values are one spec,
 :data:`medfuse_sk.params.PARAMS`; ``fit`` checks them with scikit-learn's parameter
 validation (``InvalidParameterError`` naming the parameter, the value and what is allowed).
 
-Validation split: unless ``train_split`` is given, ``valid_size`` (default 10 %) of the
-training stays, stratified and drawn with ``random_state``, is held out for early stopping
-on validation AUPRC; the weights of the best epoch are kept. ``valid_size=0`` trains on
-everything for ``max_epochs`` epochs.
+Validation split: by default (``valid_size=0``) the network trains on every training stay
+for ``max_epochs`` epochs of its cosine schedule, with averaged weights. With
+``valid_size > 0`` (or a ``train_split``) that share of the training stays, stratified and
+drawn with ``random_state``, is held out for early stopping on validation AUPRC, and the
+weights of the best epoch are kept.
 
 Randomness: ``fit`` runs inside ``torch.random.fork_rng`` seeded from ``random_state``, so
 the process's global torch RNG is the same after ``fit`` as before, and evaluation loaders

@@ -182,10 +182,14 @@ class MedFuseModule(nn.Module):
         """Padded token tensors ``(B, L)`` and ``mask`` (True = observed) → logits ``(B,)``.
 
         ``latest`` marks each stay's most recent token of every feature (``"latest"``
-        pooling); the collate function of :class:`~medfuse_sk.batching.TokenDataset` makes it.
+        pooling, the summary branch); the collate function of
+        :class:`~medfuse_sk.batching.TokenDataset` makes it, and without it it is computed
+        here (:func:`latest_of_feature`).
         """
         x = self.embedding(feature, value, time, category, mask=mask)
         observed = mask
+        if latest is None and (self.series_summary is not None or "latest" in self.pooling):
+            latest = latest_of_feature(feature, mask)
         if self.pooling == "cls":
             x = torch.cat([self.summary.expand(x.shape[0], -1, -1), x], dim=1)
             mask = torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1)
@@ -247,6 +251,18 @@ class MedFuseEnsemble(nn.Module):
 
     def forward(self, **batch: torch.Tensor) -> torch.Tensor:
         return torch.stack([member(**batch) for member in self.members], dim=1)
+
+
+def latest_of_feature(feature: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``(B, L)`` True at each stay's last observed token of every feature (tokens are in time
+    order within a stay, so that is the feature's last position); padding is never marked."""
+    b, length = feature.shape
+    position = torch.arange(length, device=feature.device).expand(b, length)
+    where = torch.where(mask, position, torch.full_like(position, -1))
+    width = int(feature.max().item()) + 1 if feature.numel() else 1
+    last = torch.full((b, width), -1, dtype=position.dtype, device=feature.device)
+    last = last.scatter_reduce(1, feature, where, reduce="amax")
+    return mask & (last.gather(1, feature) == position)
 
 
 def series_summary(feature: torch.Tensor, value: torch.Tensor, category: torch.Tensor,

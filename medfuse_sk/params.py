@@ -149,7 +149,7 @@ PARAMS: dict[str, Param] = {
         "all observed tokens ⊕ mean of each feature's latest token by default.",
         to="module", kind="{" + ", ".join(repr(p) for p in POOLINGS) + "}"),
     "series_summary": Param(
-        False, ["boolean"],
+        True, ["boolean"],
         "Add the per-feature count / latest value / recency branch "
         "(see :class:`~medfuse_sk.model.MedFuseModule`).", to="module", kind="bool"),
     # -- loss ---------------------------------------------------------------------------
@@ -187,7 +187,7 @@ PARAMS: dict[str, Param] = {
         "Train this many independently initialised networks side by side (a deep ensemble: "
         "the loss averages theirs, probabilities are averaged).", kind="int"),
     "weight_averaging": Param(
-        None, [Interval(Real, 0, 1, closed="neither"), None],
+        0.99, [Interval(Real, 0, 1, closed="neither"), None],
         "Decay of an exponential moving average of the weights (e.g. 0.99); validation, "
         "early stopping and the final model use the averaged weights.",
         kind="float in (0, 1) or None"),
@@ -196,10 +196,12 @@ PARAMS: dict[str, Param] = {
         "Training augmentation: each epoch, every token is left out with this probability "
         "(a stay keeps at least its last token).", kind="float in [0, 1)"),
     "valid_size": Param(
-        0.1, [_SHARE],
+        0.0, [_SHARE],
         "Share of the training stays held out (stratified) for early stopping when "
-        "``train_split`` is ``\"auto\"``; 0 trains on everything. Setting it together with "
-        "a ``train_split`` is an error.", kind="float in [0, 1)"),
+        "``train_split`` is ``\"auto\"``. The default, 0, trains on every stay for "
+        "``max_epochs`` epochs of the schedule (stopping on a small share was noisy: "
+        "docs/p12-report.md, \"Defaults on two cohorts\"). Setting it together with a "
+        "``train_split`` is an error.", kind="float in [0, 1)"),
     "train_split": Param(
         "auto", [StrOptions({"auto"}), callable, None],
         "``\"auto\"``: the ``valid_size`` split; else any skorch split (e.g. "

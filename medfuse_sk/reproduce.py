@@ -33,18 +33,16 @@ __all__ = ["PAPER", "RECOMMENDED", "COMBINE", "CONCAT_MEMBER", "P12_GRUD", "TOKE
 
 #: The recommended configuration for P12 (see docs/p12-report.md for the evidence), as
 #: differences from the defaults (``medfuse_sk.params.PARAMS`` and ``EventTokenizer``'s):
-#: 2-hour windows over 48 h; one MedFuse module holding four networks, one per fusion, each
-#: with the per-feature count / latest value / recency branch (a heterogeneous ensemble
-#: sharing one tokenisation and one pass over the data); a weight EMA; trained on every
-#: fitting stay for 12 epochs of the cosine schedule (``valid_size=0``: on P12, stopping on
-#: a 10 % split was noisier and no better). Beside it, fitted on the same stays and averaged
-#: by soft voting (``combine``, see :data:`COMBINE`): a second MedFuse network of another
-#: recipe, the aggregate XGBoost and GRU-D. ``combine=("concat",)`` is the best pure event
-#: model; ``combine=None`` the MedFuse module alone.
+#: 2-hour windows over 48 h; one MedFuse module holding four networks, one per fusion (a
+#: heterogeneous ensemble sharing one tokenisation and one pass over the data); 12 epochs.
+#: The defaults supply the rest: the per-feature count / latest value / recency branch, a
+#: weight EMA, and training on every fitting stay (no stopping split). Beside it, fitted on
+#: the same stays and averaged by soft voting (``combine``, see :data:`COMBINE`): a second
+#: MedFuse network of another recipe, the aggregate XGBoost and GRU-D.
+#: ``combine=("concat",)`` is the best pure event model; ``combine=None`` the module alone.
 RECOMMENDED: dict[str, Any] = {
     "window": 2.0, "horizon": 48.0,
-    "fusion": ("mufuse", "add", "concat", "scane"), "series_summary": True,
-    "weight_averaging": 0.99, "max_epochs": 12, "valid_size": 0.0,
+    "fusion": ("mufuse", "add", "concat", "scane"), "max_epochs": 12,
     "combine": ("concat", "xgboost", "grud"),
 }
 #: What ``combine`` may name: models fitted beside the MedFuse network on the same stays.
@@ -62,10 +60,12 @@ P12_GRUD: dict[str, Any] = {
     "categorical_levels": {"Gender": [0.0, 1.0], "ICUType": [1.0, 2.0, 3.0, 4.0]},
 }
 #: The paper's method as differences from the defaults: sigmoid gates from β = 0, k = 4,
-#: two layers, mean pooling, a constant learning rate, every token kept.
+#: two layers, mean pooling, a constant learning rate, every token kept; no summary branch,
+#: no weight averaging, the best epoch on a validation split.
 PAPER: dict[str, Any] = {
     "gate": "sigmoid", "beta_init": 0.0, "partition_factor": 4, "n_layers": 2, "pooling": "mean",
     "lr_schedule": "constant", "warmup_epochs": 0.0, "token_dropout": 0.0,
+    "series_summary": False, "weight_averaging": None, "valid_size": 0.1,
 }
 TOKENIZER_KEYS = ("window", "horizon", "max_tokens", "scaling", "clip", "truncate")
 

@@ -100,7 +100,8 @@ def test_fit_writes_a_model_folder_and_shows_progress(fitted_dir, capsys):
 def test_fit_prints_the_epoch_table_and_progress_lines(files, tmp_path, capsys):
     main(["fit", str(files / "events.csv.gz"), str(files / "labels.csv"), "--out",
           str(tmp_path / "m"), "--stay", "icustay", "--feature", "variable",
-          "--set", "max_epochs=1", "--set", "d_model=8", "--set", "n_heads=1"])
+          "--set", "max_epochs=1", "--set", "d_model=8", "--set", "n_heads=1",
+          "--set", "valid_size=0.1"])
     captured = capsys.readouterr()
     assert "train_loss" in captured.out and "valid_auprc" in captured.out
     assert "[medfuse fit] " in captured.err and "200 labelled stays" in captured.err

@@ -168,7 +168,7 @@ def test_tokens_only_estimator_refuses_events(task):
 
 def test_verbose_prints_the_epoch_table_and_zero_is_silent(task, capsys):
     events, labels = task
-    MedFuseClassifier(random_state=0, **{**TINY, "verbose": 1}).fit(events, labels)
+    MedFuseClassifier(random_state=0, valid_size=0.1, **{**TINY, "verbose": 1}).fit(events, labels)
     out = capsys.readouterr().out
     assert "valid_auprc" in out and "train_loss" in out
     MedFuseClassifier(random_state=0, **TINY).fit(events, labels)

@@ -7,7 +7,7 @@ from synthetic import u_shaped_task
 
 from medfuse_sk import EventSet, EventTokenizer
 from medfuse_sk.batching import TokenDataset
-from medfuse_sk.model import MedFuseEnsemble, MedFuseModule, series_summary
+from medfuse_sk.model import MedFuseEnsemble, MedFuseModule, latest_of_feature, series_summary
 
 
 def _batch(n_stays=12, seed=0):
@@ -37,6 +37,18 @@ def test_series_summary_matches_a_loop_over_stays():
                 assert got[i, 2 * n_f + f] == pytest.approx(np.log1p(t_end - time[last]), abs=1e-5)
             else:
                 assert got[i, n_f + f] == 0 and got[i, 2 * n_f + f] == 0
+
+
+def test_latest_mask_computed_in_the_module_matches_the_batches():
+    """Without a ``latest`` mask the module computes the one the collate function makes."""
+    tokens, batch = _batch(n_stays=20, seed=3)
+    want = batch["latest"] & batch["mask"]
+    assert torch.equal(latest_of_feature(batch["feature"], batch["mask"]), want)
+    assert want.sum() > len(tokens)  # several features per stay
+    model = MedFuseModule(tokens.n_features, 1, d_model=16, n_heads=2).eval()
+    assert model.series_summary is not None and model.pooling == "mean+latest"  # defaults
+    without = {k: v for k, v in batch.items() if k != "latest"}
+    torch.testing.assert_close(model(**without), model(**batch))
 
 
 def test_series_summary_ignores_padding():

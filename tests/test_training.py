@@ -71,14 +71,17 @@ def test_weight_averaging_is_an_exponential_moving_average(task):
     clf = MedFuseClassifier(weight_averaging=0.8, max_epochs=2, batch_size=32, valid_size=0,
                             callbacks=[("rec", recorder)], **TINY)
     clf.fit(events, labels)
-    # by hand: the average starts at the initial weights, which the same seed recreates
-    torch.manual_seed(0)
-    start = MedFuseModule(n_features=len(clf.feature_names_), n_categories=clf.n_categories_,
-                          d_model=16, n_heads=2, n_layers=1, partition_factor=4,
-                          gate=clf.gate, beta_init=clf.beta_init, pooling=clf.pooling)
-    average = [p.detach().clone() for p in start.parameters()]
-    for weights in recorder.weights:
-        average = [0.8 * a + 0.2 * w for a, w in zip(average, weights, strict=True)]
+    # by hand: after batch n the average moves a share max(1 - 0.8, 1 / n) towards the
+    # weights: the running mean for the first 5 batches (the initial weights never count),
+    # the EMA after
+    average = None
+    for n, weights in enumerate(recorder.weights, start=1):
+        share = max(0.2, 1.0 / n)
+        average = [w.clone() for w in weights] if average is None else [
+            (1 - share) * a + share * w for a, w in zip(average, weights, strict=True)]
+        if n == 3:
+            torch.testing.assert_close(average[0], sum(w[0] for w in recorder.weights[:3]) / 3)
+    assert len(recorder.weights) > 5  # both phases ran
     final = [p.detach() for p in clf.module_.parameters()]
     for a, f in zip(average, final, strict=True):
         torch.testing.assert_close(f, a, rtol=1e-5, atol=1e-6)
@@ -88,7 +91,7 @@ def test_weight_averaging_is_an_exponential_moving_average(task):
 def test_weight_averaging_with_early_stopping_trains_on_raw_weights(task):
     events, labels = task
     recorder = Recorder()
-    clf = MedFuseClassifier(weight_averaging=0.5, max_epochs=3, batch_size=32,
+    clf = MedFuseClassifier(weight_averaging=0.5, max_epochs=3, batch_size=32, valid_size=0.1,
                             callbacks=[("rec", recorder)], **TINY)
     clf.fit(events, labels)
     assert np.isfinite(clf.predict_proba(events)).all()
@@ -181,10 +184,12 @@ def test_latest_pooling_through_the_estimator(task, pooling):
     clf = MedFuseClassifier(pooling=pooling, max_epochs=2, **TINY).fit(events, labels)
     proba = clf.predict_proba(events)
     assert np.isfinite(proba).all() and proba[:, 1].std() > 0
-    with pytest.raises(ValueError, match="latest"):
-        clf.module_(*[torch.zeros(1, 3, dtype=t) for t in (torch.long, torch.float, torch.long,
-                                                            torch.float)],
-                    torch.ones(1, 3, dtype=torch.bool))
+    # called without the collate function's `latest` mask, the module computes the same one
+    batch, _ = TokenDataset(clf.tokenizer_.transform(EventSet.from_long(events))).collate(
+        list(range(8)))
+    module = clf.module_.eval()
+    torch.testing.assert_close(module(**{k: v for k, v in batch.items() if k != "latest"}),
+                               module(**batch))
 
 
 def test_ensemble_averages_its_members(task):

@@ -86,7 +86,7 @@ def test_copied_rows_are_the_sources_and_stay_frozen_then_move(source):
 def test_warm_start_continues_without_copying_again(source):
     events, labels = _target_task()
     rows = _Rows()
-    clf = MedFuseClassifier(max_epochs=1, valid_size=0, lr=1e-2, callbacks=[
+    clf = MedFuseClassifier(max_epochs=1, valid_size=0, lr=1e-2, weight_averaging=None, callbacks=[
         ("transfer", TransferEmbeddings(source, name_map={"Potassium": "K"}, warn_unmatched=False)),
         ("rows", rows)], **SMALL)
     clf.fit(events, labels)
