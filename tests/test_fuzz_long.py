@@ -104,14 +104,19 @@ def _expected_hours(table: pd.DataFrame, observed: pd.Series, time_kind: str) ->
     return elapsed.dt.total_seconds() / 3600
 
 
-def _rows(frame: pd.DataFrame, hours: pd.Series, categorical: set) -> list[tuple]:
+def _rows(frame: pd.DataFrame, hours: pd.Series, categorical: set,
+          digits: int | None = 9) -> list[tuple]:
     out = []
     for (stay, feature, value), h in zip(frame[["stay_id", "feature", "value"]].itertuples(
             index=False), hours):
         v = value if feature in categorical else float(pd.to_numeric(value))
-        out.append((type(stay).__name__, stay, round(float(h), 9), type(feature).__name__,
-                    feature, v))
+        h = float(h) if digits is None else round(float(h), digits)
+        out.append((type(stay).__name__, stay, h, type(feature).__name__, feature, v))
     return out
+
+
+def _rounded(row: tuple) -> tuple:
+    return (*row[:2], round(row[2], 9), *row[3:])
 
 
 @settings(max_examples=1000, deadline=None, derandomize=True,
@@ -131,13 +136,14 @@ def test_long_tables_round_trip_or_raise_our_errors(case):
     observed = table["value"].notna()
     assert X.info["n_missing_values"] == int((~observed).sum())
     categorical = set(X.categorical_features)
+    # exact times: rows that differ only below the rounding of the comparison (e.g. 0 and
+    # 1e-170 hours) are not duplicates and are kept
     want = _rows(table[observed], _expected_hours(table, observed, time_kind)[observed],
-                 categorical)
+                 categorical, digits=None)
     got = _rows(back, back["time"], categorical)
-    if kwargs["duplicates"] == "keep":
-        assert Counter(got) == Counter(want)
-    else:
-        assert Counter(got) == Counter(set(want))
+    if kwargs["duplicates"] != "keep":
+        want = list(set(want))
+    assert Counter(got) == Counter(_rounded(row) for row in want)
     if "stays" in kwargs:
         assert X.stay_ids.tolist() == kwargs["stays"]
         assert X.lengths[X.stay_ids.tolist().index("empty1")] == 0
