@@ -125,10 +125,13 @@ class GRUDClassifier(ClassifierMixin, BaseEstimator):
         self.valid_size = valid_size
         self.random_state = random_state
 
+    def _raw_grid(self, X) -> np.ndarray:
+        return regular_grid(X, series=self.series_, static=self.static_, n_steps=self.n_steps,
+                            step=self.step, categorical_levels=self.categorical_levels_)
+
     def _grid(self, X) -> np.ndarray:
-        raw = regular_grid(X, series=self.series_, static=self.static_, n_steps=self.n_steps,
-                           step=self.step, categorical_levels=self.categorical_levels_)
-        return ((raw - self.mean_) / self.std_).astype(np.float32)
+        """The grid of ``X``, z-scored with the fitting stays' statistics."""
+        return ((self._raw_grid(X) - self.mean_) / self.std_).astype(np.float32)
 
     def fit(self, X: Any, y: Any) -> GRUDClassifier:
         import torch
@@ -161,9 +164,7 @@ class GRUDClassifier(ClassifierMixin, BaseEstimator):
         fit_idx, stop_idx = train_test_split(np.arange(len(X)), test_size=self.valid_size,
                                              stratify=codes, random_state=seed)
         X_fit, X_stop = X[fit_idx], X[stop_idx]
-        raw = regular_grid(X_fit, series=self.series_, static=self.static_,
-                           n_steps=self.n_steps, step=self.step,
-                           categorical_levels=self.categorical_levels_)
+        raw = self._raw_grid(X_fit)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # channels never observed
             mean, std = np.nanmean(raw, axis=(0, 1)), np.nanstd(raw, axis=(0, 1))

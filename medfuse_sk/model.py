@@ -189,7 +189,7 @@ class MedFuseModule(nn.Module):
         x = self.embedding(feature, value, time, category, mask=mask)
         observed = mask
         if latest is None and (self.series_summary is not None or "latest" in self.pooling):
-            latest = latest_of_feature(feature, mask)
+            latest = latest_of_feature(feature, mask, self.n_features)
         if self.pooling == "cls":
             x = torch.cat([self.summary.expand(x.shape[0], -1, -1), x], dim=1)
             mask = torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1)
@@ -253,13 +253,18 @@ class MedFuseEnsemble(nn.Module):
         return torch.stack([member(**batch) for member in self.members], dim=1)
 
 
-def latest_of_feature(feature: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def latest_of_feature(feature: torch.Tensor, mask: torch.Tensor,
+                      n_features: int | None = None) -> torch.Tensor:
     """``(B, L)`` True at each stay's last observed token of every feature (tokens are in time
-    order within a stay, so that is the feature's last position); padding is never marked."""
+    order within a stay, so that is the feature's last position); padding is never marked.
+    ``n_features`` (the vocabulary size) spares reading the largest code off the device."""
     b, length = feature.shape
     position = torch.arange(length, device=feature.device).expand(b, length)
     where = torch.where(mask, position, torch.full_like(position, -1))
-    width = int(feature.max().item()) + 1 if feature.numel() else 1
+    if n_features is not None:
+        width = n_features
+    else:
+        width = int(feature.max().item()) + 1 if feature.numel() else 1
     last = torch.full((b, width), -1, dtype=position.dtype, device=feature.device)
     last = last.scatter_reduce(1, feature, where, reduce="amax")
     return mask & (last.gather(1, feature) == position)

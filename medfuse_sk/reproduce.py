@@ -89,16 +89,13 @@ def _split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     """(tokenizer parameters, classifier parameters, ``combine`` as a tuple of names)."""
     tokenizer = {k: v for k, v in config.items() if k in TOKENIZER_KEYS}
     model = {k: v for k, v in config.items() if k not in TOKENIZER_KEYS and k != "combine"}
-    combine = config.get("combine")
-    combine = () if combine is None else (combine,) if isinstance(combine, str) else combine
-    try:
-        combine = tuple(combine)
-    except TypeError:
-        combine = (combine,)
+    given = config.get("combine")
+    combine = () if given is None else tuple(given) if isinstance(given, (list, tuple)) \
+        else (given,)
     unknown = [name for name in combine if name not in COMBINE]
     if unknown or len(set(combine)) < len(combine):
         raise ValueError(f"combine must be None or distinct names among {COMBINE}, got "
-                         f"{config.get('combine')!r}")
+                         f"{given!r}")
     return tokenizer, model, combine
 
 
