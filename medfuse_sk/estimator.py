@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import warnings
 from numbers import Real
 from typing import Any
 
@@ -44,7 +45,7 @@ from .callbacks import WarmupCosineLR, WeightAverage
 from .events import EventSet, _examples
 from .losses import BinaryLoss
 from .model import MedFuseEnsemble, MedFuseModule
-from .tokenize import EventTokenizer, TokenSet
+from .tokenize import EventTokenizer, TokenSet, static_feature_ids
 
 __all__ = ["MedFuseClassifier"]
 
@@ -92,6 +93,9 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         The fitted tokenizer when ``fit`` received events, else None.
     feature_names_ : ndarray
         The feature vocabulary the network was built for.
+    static_features_ : list of int
+        Vocabulary ids of the static descriptors the static branch reads
+        (``feature_names_[static_features_]`` names them); empty without ``static_branch``.
     module_ : MedFuseModule or MedFuseEnsemble
     history_ : skorch History (per-epoch losses, validation AUPRC/AUROC, durations; the
         learning rate of every batch as ``event_lr``)
@@ -217,7 +221,8 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         params = super().get_params_for(prefix)
         if prefix == "module":
             own = {name: getattr(self, name) for name in _MODULE_PARAMS}
-            own.update(n_features=len(self.feature_names_), n_categories=self.n_categories_)
+            own.update(n_features=len(self.feature_names_), n_categories=self.n_categories_,
+                       static_features=tuple(getattr(self, "static_features_", ())))
             return {**own, **params}
         if prefix == "criterion":
             return {"loss": self.loss, "pos_weight": self._pos_weight(), **params}
@@ -351,6 +356,12 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         self.class_balance_ = counts[0] / counts[1]
         self.feature_names_ = tokens.feature_names
         self.n_categories_ = tokens.n_categories
+        self.static_features_ = (static_feature_ids(tokens).tolist() if self.static_branch
+                                 else [])
+        if self.static_branch and not self.static_features_:
+            warnings.warn("static_branch=True, but no feature is static in these stays (at "
+                          "most one token per stay, at its first token): the network has no "
+                          "static branch", stacklevel=2)
         seed = self.random_state
         if seed is None:  # follow torch's global seed, as skorch users expect
             seed = int(torch.randint(0, 2**31 - 1, (1,)).item())

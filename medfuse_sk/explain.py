@@ -25,8 +25,8 @@ up to the change of the very risk the model reports. Each member has its own emb
 token's attribution is the sum over the members' embeddings of that token.
 
 Only what passes through the token embedding is attributed: a branch that reads the values
-directly (``series_summary=True``) is held at the stay's actual inputs along the path, so
-its effect sits in the baseline (a warning says so).
+directly (``series_summary=True``, ``static_branch=True``) is held at the stay's actual
+inputs along the path, so its effect sits in the baseline (a warning says so).
 
 Values are reported as the user gave them: each token's value is recomputed with the fitted
 tokenizer's windows and caps but without scaling or clipping, so a windowed token's value is
@@ -302,10 +302,12 @@ def explain(
     clf, tokens = prepared.classifier, prepared.tokens
     module = clf.module_
     members = _members(module)
-    if any(getattr(m, "series_summary", None) is not None for m in members):
-        warnings.warn("the network has a series_summary branch, which reads values outside the "
-                      "token embedding: its effect is held fixed (part of the baseline), not "
-                      "attributed to tokens", stacklevel=2)
+    branches = [name for name in ("series_summary", "static_branch")
+                if any(getattr(m, name, None) is not None for m in members)]
+    if branches:
+        warnings.warn(f"the network has a {' and a '.join(branches)} branch, which reads values "
+                      "outside the token embedding: its effect is held fixed (part of the "
+                      "baseline), not attributed to tokens", stacklevel=2)
     dataset = TokenDataset(tokens)
     lengths = tokens.lengths
     n_stays = len(tokens)

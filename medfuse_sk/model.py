@@ -134,6 +134,13 @@ class MedFuseModule(nn.Module):
         ``4 · n_features`` numbers to ``d_model`` and the result joins the pooled vector.
         Measurement frequency and recency carry signal (sicker patients are measured more
         often) that mean pooling over tokens dilutes.
+    static_features : sequence of int, default ()
+        Vocabulary ids of static descriptors (age, sex, unit type ...; the estimator's
+        ``static_branch`` finds them). When given, a branch reads each one's latest token:
+        its value (numerical features), whether it was given, and, over the class
+        vocabulary, which class it holds (categorical features); a linear layer maps these
+        ``2 · n_static + n_categories`` numbers to ``d_model`` and the result joins the
+        pooled vector. Their tokens stay in the sequence.
     """
 
     def __init__(
@@ -149,6 +156,7 @@ class MedFuseModule(nn.Module):
         norm_first: bool = DEFAULTS["norm_first"],
         pooling: str = DEFAULTS["pooling"],
         series_summary: bool = DEFAULTS["series_summary"],
+        static_features: tuple[int, ...] = (),
         **embedding,
     ) -> None:
         super().__init__()
@@ -172,6 +180,17 @@ class MedFuseModule(nn.Module):
             self.series_summary = nn.Sequential(
                 nn.Linear(4 * n_features, d_model), nn.GELU(), ByteDropout(dropout))
             pooled_width += d_model
+        self.static_features = tuple(int(i) for i in static_features)
+        self.n_categories = n_categories
+        self.static_branch = None
+        if self.static_features:
+            slot = torch.full((n_features,), -1, dtype=torch.long)
+            slot[list(self.static_features)] = torch.arange(len(self.static_features))
+            self.register_buffer("static_slot", slot, persistent=False)
+            self.static_branch = nn.Sequential(
+                nn.Linear(2 * len(self.static_features) + n_categories, d_model), nn.GELU(),
+                ByteDropout(dropout))
+            pooled_width += d_model
         self.head = nn.Sequential(
             nn.Linear(pooled_width, d_model // 2), nn.GELU(), ByteDropout(dropout),
             nn.Linear(d_model // 2, 1))
@@ -188,7 +207,9 @@ class MedFuseModule(nn.Module):
         """
         x = self.embedding(feature, value, time, category, mask=mask)
         observed = mask
-        if latest is None and (self.series_summary is not None or "latest" in self.pooling):
+        needs_latest = (self.series_summary is not None or self.static_branch is not None
+                        or "latest" in self.pooling)
+        if latest is None and needs_latest:
             latest = latest_of_feature(feature, mask, self.n_features)
         if self.pooling == "cls":
             x = torch.cat([self.summary.expand(x.shape[0], -1, -1), x], dim=1)
@@ -202,6 +223,11 @@ class MedFuseModule(nn.Module):
             summary = series_summary(feature, value, category, time, observed, latest,
                                      self.n_features)
             pooled = torch.cat([pooled, self.series_summary(summary)], dim=-1)
+        if self.static_branch is not None:
+            static = static_descriptors(feature, value, category, observed & latest,
+                                        self.static_slot, len(self.static_features),
+                                        self.n_categories)
+            pooled = torch.cat([pooled, self.static_branch(static)], dim=-1)
         return self.head(pooled).squeeze(-1)
 
     def _pool(self, x: torch.Tensor, mask: torch.Tensor,
@@ -291,6 +317,29 @@ def series_summary(feature: torch.Tensor, value: torch.Tensor, category: torch.T
     since = zeros.scatter_add(1, feature, (t_end - time).clamp(min=0) * last)
     seen = (count > 0).to(value.dtype)
     return torch.cat([torch.log1p(count), latest_value, torch.log1p(since), seen], dim=1)
+
+
+def static_descriptors(feature: torch.Tensor, value: torch.Tensor, category: torch.Tensor,
+                       latest: torch.Tensor, slot: torch.Tensor, n_static: int,
+                       n_categories: int) -> torch.Tensor:
+    """Per stay: each static feature's value and whether it was given, then the class
+    indicators of its categorical static tokens → ``(B, 2 · n_static + n_categories)``.
+
+    ``slot`` maps a vocabulary id to its static position (-1: not static); ``latest`` (the
+    observed latest token of every feature) picks one token per feature. A categorical
+    token's value is 0; a numerical token has no class.
+    """
+    b = feature.shape[0]
+    position = slot[feature]
+    picked = (latest & (position >= 0)).to(value.dtype)
+    where = position.clamp(min=0)
+    numeric = (category < 0).to(value.dtype)
+    zeros = value.new_zeros(b, n_static)
+    values = zeros.scatter_add(1, where, value * picked * numeric)
+    given = zeros.scatter_add(1, where, picked)
+    classes = value.new_zeros(b, n_categories).scatter_add(
+        1, category.clamp(min=0), picked * (1 - numeric))
+    return torch.cat([values, given, classes], dim=1)
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

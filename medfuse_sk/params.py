@@ -152,6 +152,13 @@ PARAMS: dict[str, Param] = {
         True, ["boolean"],
         "Add the per-feature count / latest value / recency branch "
         "(see :class:`~medfuse_sk.model.MedFuseModule`).", to="module", kind="bool"),
+    "static_branch": Param(
+        False, ["boolean"],
+        "Add a branch for the static descriptors: features that ``fit`` finds at most once "
+        "per stay, always at its first token (age, sex, unit type ...); their values, class "
+        "indicators and whether they were given join the pooled vector (see "
+        ":class:`~medfuse_sk.model.MedFuseModule`). Their tokens stay in the sequence too.",
+        kind="bool"),
     # -- loss ---------------------------------------------------------------------------
     "loss": Param("bce", [StrOptions(set(LOSSES))],
                   "Binary cross-entropy, or the focal loss of the authors' code (α 0.5, γ 2).",

@@ -25,7 +25,8 @@ from sklearn.utils.validation import check_is_fitted
 from ._ragged import RaggedStays
 from .events import EventSet, _examples, as_event_set
 
-__all__ = ["EventTokenizer", "TokenSet", "EMPTY_FEATURE", "as_event_set"]  # as_event_set: events.py
+__all__ = ["EventTokenizer", "TokenSet", "EMPTY_FEATURE", "static_feature_ids",
+           "as_event_set"]  # as_event_set: events.py
 
 EMPTY_FEATURE = "<empty>"  # vocabulary entry 0: the one token a stay without events gets
 _IQR_TO_SD = 1.349
@@ -58,6 +59,27 @@ class TokenSet(RaggedStays):
     def __repr__(self) -> str:
         return (f"<TokenSet: {len(self)} stays, {self.n_rows} tokens, "
                 f"vocabulary {self.n_features} features / {self.n_categories} classes>")
+
+
+def static_feature_ids(tokens: TokenSet) -> np.ndarray:
+    """Vocabulary ids of the static features of ``tokens``, in increasing order.
+
+    A feature is static when no stay has more than one token of it and each of its tokens
+    is at its stay's first token time (with windows: in the first window). Features
+    without any token are not static.
+    """
+    n = tokens.n_features
+    feature = tokens.columns["feature"].astype(np.int64)
+    time = tokens.columns["time"]
+    stay = tokens.row_stay_index()
+    first = time[tokens.offsets[:-1][stay]]  # tokens are in time order within a stay
+    keys, counts = np.unique(stay * n + feature, return_counts=True)
+    present = np.bincount(feature, minlength=n) > 0
+    repeated = np.bincount(keys[counts > 1] % n, minlength=n) > 0
+    late = np.bincount(feature[time > first], minlength=n) > 0
+    static = present & ~repeated & ~late
+    static[0] = False  # "<empty>"
+    return np.flatnonzero(static)
 
 
 class EventTokenizer(TransformerMixin, BaseEstimator):

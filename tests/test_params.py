@@ -48,6 +48,7 @@ BAD = {
     "norm_first": [1.5],
     "pooling": ["max"],
     "series_summary": ["no"],
+    "static_branch": ["yes", 2],
     "loss": ["mse"],
     "class_weight": ["auto", -2.0, 0.0],
     "lr_schedule": ["linear"],
