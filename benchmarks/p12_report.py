@@ -92,11 +92,17 @@ ROWS: dict[str, dict | str] = {
                                 "weight_averaging": None, "valid_size": 0.1, "patience": 15,
                                 "max_epochs": 60},
     "recommended_round2": {"combine": "xgboost"},  # round 2's: the module + XGBoost
+    "recommended_round3": {},  # round 3's: four heads (pinned below)
     "recommended": {},
     "xgboost": "xgboost",
     "random_forest": "random_forest",
     "grud": "grud",
 }
+#: every row before round 4's new ones ran with four attention heads, the estimator's
+#: default, which RECOMMENDED now sets to one: pinned, so that each row still names what ran
+for _name, _spec in ROWS.items():
+    if isinstance(_spec, dict) and "n_heads" not in _spec and _name != "recommended":
+        ROWS[_name] = {**_spec, "n_heads": 4}
 K_SWEEP = [(1, "medfuse_single"), (4, "k4"), (16, "k16"), (64, "k64")]
 
 
@@ -215,7 +221,12 @@ BLENDS = {"medfuse+xgboost": ("medfuse", "xgboost"),
           "hetero_summary_full+concat_member+xgboost": ("hetero_summary_full", "concat_member",
                                                         "xgboost"),
           "hetero_summary_full+concat_member+xgboost+grud": ("hetero_summary_full",
-                                                             "concat_member", "xgboost", "grud")}
+                                                             "concat_member", "xgboost", "grud"),
+          # round 4: the same with the one-head module
+          "hetero_h1+concat_member": ("hetero_h1", "concat_member"),
+          "hetero_h1+xgboost+grud": ("hetero_h1", "xgboost", "grud"),
+          "hetero_h1+concat_member+xgboost+grud": ("hetero_h1", "concat_member", "xgboost",
+                                                   "grud")}
 
 
 def blend(out: Path) -> None:
