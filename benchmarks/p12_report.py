@@ -79,6 +79,9 @@ ROWS: dict[str, dict | str] = {
     # faster with one 64-wide head than with four 16-wide ones), and single MuFuse networks
     # of today's recipe: as they come, with a static branch, with the authors' recipe
     "hetero_h1": {"combine": None, "n_heads": 1},
+    # a faster module for the test command's 20 minutes: each stay's 256 latest tokens, 10
+    # epochs (speed candidates of docs/p12-report.md round 4)
+    "hetero_fast": {"combine": None, "n_heads": 1, "max_tokens": 256, "max_epochs": 10},
     "mufuse_now": {"combine": None, "fusion": "mufuse"},
     "mufuse_static": {"combine": None, "fusion": "mufuse", "static_branch": True},
     # `mufuse_now` with its epoch count chosen by cross-validation on train, then refitted
