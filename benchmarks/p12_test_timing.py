@@ -30,6 +30,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import numpy as np
+    import torch
 
     import medfuse_sk.datasets as datasets
     from medfuse_sk.cli import _parse_setting
@@ -55,7 +56,7 @@ def main() -> None:
             "train_seconds", "wall_seconds", "peak_rss_mb", "machine")
     record = {key: result[key] for key in keep if key in result}
     record.update(n_scored=int(result["n_stays"]), run_p12_seconds=round(total, 1),
-                  threads=int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())),
+                  threads=torch.get_num_threads(),
                   note="timing only: the scored stays are train + val stays (see docstring)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2, default=str) + "\n")

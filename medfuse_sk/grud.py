@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .baselines import regular_grid
 from .events import as_event_set
+from .tokenize import static_codes
 
 __all__ = ["GRUDClassifier", "make_grud", "infer_grid_channels"]
 
@@ -51,18 +52,15 @@ def infer_grid_channels(events) -> tuple[list[str], list[str], dict[str, list]]:
     """
     events = as_event_set(events)
     c = events.columns
-    stay = events.row_stay_index()
-    first_time = np.full(len(events), np.inf)
-    np.minimum.at(first_time, stay, c["time"])
+    names = events.feature_names.astype(str).tolist()
+    is_static = static_codes(events, len(names))
     series, static, levels, changing = [], [], {}, []
-    for code, feature in enumerate(events.feature_names.astype(str).tolist()):
+    for code, feature in enumerate(names):
         rows = np.flatnonzero(c["feature"] == code)
         if not len(rows):
             continue
-        once = len(np.unique(stay[rows])) == len(rows)
-        at_start = bool(np.all(c["time"][rows] == first_time[stay[rows]]))
         categorical = bool(np.all(c["category"][rows] >= 0))
-        if once and at_start:
+        if is_static[code]:
             static.append(feature)
             if categorical:
                 levels[feature] = sorted(set(events.categories[c["category"][rows]].tolist()))

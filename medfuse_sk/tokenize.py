@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._ragged import RaggedStays
 from .events import EventSet, _examples, as_event_set
 
-__all__ = ["EventTokenizer", "TokenSet", "EMPTY_FEATURE", "static_feature_ids",
+__all__ = ["EventTokenizer", "TokenSet", "EMPTY_FEATURE", "static_codes", "static_feature_ids",
            "as_event_set"]  # as_event_set: events.py
 
 EMPTY_FEATURE = "<empty>"  # vocabulary entry 0: the one token a stay without events gets
@@ -61,24 +61,27 @@ class TokenSet(RaggedStays):
                 f"vocabulary {self.n_features} features / {self.n_categories} classes>")
 
 
-def static_feature_ids(tokens: TokenSet) -> np.ndarray:
-    """Vocabulary ids of the static features of ``tokens``, in increasing order.
+def static_codes(stays: RaggedStays, n_codes: int) -> np.ndarray:
+    """Boolean mask over feature codes ``0..n_codes-1``: static in ``stays`` (an EventSet or a
+    TokenSet) — present, never more than one row in a stay, every row at its stay's earliest
+    time. The one rule for "static" (GRU-D's grid channels, the static branch)."""
+    feature = stays.columns["feature"].astype(np.int64)
+    time = stays.columns["time"]
+    stay = stays.row_stay_index()
+    first = np.full(len(stays), np.inf)
+    np.minimum.at(first, stay, time)
+    keys, counts = np.unique(stay * n_codes + feature, return_counts=True)
+    present = np.bincount(feature, minlength=n_codes) > 0
+    repeated = np.bincount(keys[counts > 1] % n_codes, minlength=n_codes) > 0
+    late = np.bincount(feature[time > first[stay]], minlength=n_codes) > 0
+    return present & ~repeated & ~late
 
-    A feature is static when no stay has more than one token of it and each of its tokens
-    is at its stay's first token time (with windows: in the first window). Features
-    without any token are not static.
-    """
-    n = tokens.n_features
-    feature = tokens.columns["feature"].astype(np.int64)
-    time = tokens.columns["time"]
-    stay = tokens.row_stay_index()
-    first = time[tokens.offsets[:-1][stay]]  # tokens are in time order within a stay
-    keys, counts = np.unique(stay * n + feature, return_counts=True)
-    present = np.bincount(feature, minlength=n) > 0
-    repeated = np.bincount(keys[counts > 1] % n, minlength=n) > 0
-    late = np.bincount(feature[time > first], minlength=n) > 0
-    static = present & ~repeated & ~late
-    static[0] = False  # "<empty>"
+
+def static_feature_ids(tokens: TokenSet) -> np.ndarray:
+    """Vocabulary ids of the static features of ``tokens`` (:func:`static_codes`; with windows,
+    "at the start" is in the first window), in increasing order; never ``"<empty>"``."""
+    static = static_codes(tokens, tokens.n_features)
+    static[0] = False
     return np.flatnonzero(static)
 
 
