@@ -53,7 +53,7 @@ def main() -> None:
                      n_bootstrap=10)
     total = time.perf_counter() - started
     keep = ("config", "seed", "fitted_on", "n_fitted", "epochs_run", "epoch_seconds_median",
-            "train_seconds", "wall_seconds", "peak_rss_mb", "machine")
+            "train_seconds", "wall_seconds", "peak_rss_mb", "peak_rss_worker_mb", "machine")
     record = {key: result[key] for key in keep if key in result}
     record.update(n_scored=int(result["n_stays"]), run_p12_seconds=round(total, 1),
                   threads=torch.get_num_threads(),

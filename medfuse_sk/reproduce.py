@@ -29,7 +29,7 @@ from .events import EventSet
 from .tokenize import EventTokenizer
 
 __all__ = ["PAPER", "RECOMMENDED", "COMBINE", "CONCAT_MEMBER", "P12_GRUD", "TOKENIZER_KEYS",
-           "make_p12_model", "run_p12"]
+           "ENSEMBLE_KEYS", "make_p12_model", "run_p12"]
 
 #: The recommended configuration for P12 (see docs/p12-report.md for the evidence), as
 #: differences from the defaults (``medfuse_sk.params.PARAMS`` and ``EventTokenizer``'s):
@@ -42,10 +42,15 @@ __all__ = ["PAPER", "RECOMMENDED", "COMBINE", "CONCAT_MEMBER", "P12_GRUD", "TOKE
 #: the same stays and averaged by soft voting (``combine``, see :data:`COMBINE`): a second
 #: MedFuse network of another recipe, the aggregate XGBoost and GRU-D.
 #: ``combine=("concat",)`` is the best pure event model; ``combine=None`` the module alone.
+#: ``n_jobs``: the voting members are fitted in two processes, one per core, the module cut
+#: into two members of two networks each (:func:`~medfuse_sk.ensemble.split_networks`,
+#: weighted so that the four networks still make one vote); on a 2-core CPU that trains
+#: faster than one process on two threads. ``n_jobs=1`` fits everything in one process,
+#: the module whole.
 RECOMMENDED: dict[str, Any] = {
     "window": 2.0, "horizon": 48.0,
     "fusion": ("mufuse", "add", "concat", "scane"), "n_heads": 1, "max_epochs": 12,
-    "combine": ("concat", "xgboost", "grud"),
+    "combine": ("concat", "xgboost", "grud"), "n_jobs": 2,
 }
 #: What ``combine`` may name: models fitted beside the MedFuse network on the same stays.
 #: ``"concat"``: another MedFuse network, the first round's ``concat`` row (concat fusion,
@@ -70,27 +75,33 @@ PAPER: dict[str, Any] = {
     "series_summary": False, "weight_averaging": None, "valid_size": 0.1,
 }
 TOKENIZER_KEYS = ("window", "horizon", "max_tokens", "scaling", "clip", "truncate")
+#: keys of the configuration that shape the voting ensemble, not a model
+ENSEMBLE_KEYS = ("combine", "n_jobs")
 
 
-def _member_probabilities(clf: MedFuseClassifier, tokens):
-    """Each ensemble member's probabilities (a DataFrame, one column per member), or None."""
+def _network_probabilities(networks: list[MedFuseClassifier], X: EventSet):
+    """The probabilities of each network of the MedFuse module, whether it was fitted whole or
+    in parts (a DataFrame, one column per network, ``f"{fusion}{i}"``), or None for a single
+    network."""
     import pandas as pd
     import torch
 
     from .batching import TokenDataset
-    from .model import MedFuseEnsemble
 
-    if not isinstance(clf.module_, MedFuseEnsemble):
-        return None
-    logits = clf.forward(TokenDataset(tokens))
-    names = [f"{fusion}{i}" for i, fusion in enumerate(clf.module_.fusions)]
-    return pd.DataFrame(torch.sigmoid(logits).numpy(), columns=names)
+    columns: dict[str, np.ndarray] = {}
+    for clf in networks:
+        fusions = getattr(clf.module_, "fusions", (clf.fusion,))
+        logits = clf.forward(TokenDataset(clf.tokenizer_.transform(X)))
+        probabilities = torch.sigmoid(logits).reshape(len(X), -1).numpy()
+        for fusion, column in zip(fusions, probabilities.T):
+            columns[f"{fusion}{len(columns)}"] = column
+    return pd.DataFrame(columns) if len(columns) > 1 else None
 
 
-def _split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], tuple]:
-    """(tokenizer parameters, classifier parameters, ``combine`` as a tuple of names)."""
+def _split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], tuple, int]:
+    """(tokenizer parameters, classifier parameters, ``combine`` as a tuple of names, n_jobs)."""
     tokenizer = {k: v for k, v in config.items() if k in TOKENIZER_KEYS}
-    model = {k: v for k, v in config.items() if k not in TOKENIZER_KEYS and k != "combine"}
+    model = {k: v for k, v in config.items() if k not in TOKENIZER_KEYS + ENSEMBLE_KEYS}
     given = config.get("combine")
     combine = () if given is None else tuple(given) if isinstance(given, (list, tuple)) \
         else (given,)
@@ -98,7 +109,10 @@ def _split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     if unknown or len(set(combine)) < len(combine):
         raise ValueError(f"combine must be None or distinct names among {COMBINE}, got "
                          f"{given!r}")
-    return tokenizer, model, combine
+    n_jobs = config.get("n_jobs", 1)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+    return tokenizer, model, combine, n_jobs
 
 
 def _events(data) -> EventSet:
@@ -109,20 +123,27 @@ def make_p12_model(config: dict[str, Any] | None = None, seed: int = 0, verbose:
     """The model ``medfuse p12`` fits: :data:`RECOMMENDED` with ``config``'s overrides.
 
     A :class:`MedFuseClassifier` that tokenizes with the configuration's tokenizer
-    parameters, or, with ``combine``, a soft-voting ensemble of it (named ``"medfuse"``) and
-    the members :data:`COMBINE` describes. Either takes an :class:`EventSet`.
+    parameters, or, with ``combine`` or ``n_jobs`` above 1, a soft-voting ensemble of it
+    (named ``"medfuse"``; with ``n_jobs`` cut into as many parts, ``"medfuse"``,
+    ``"medfuse2"``, ..., weighted by their share of the networks) and the members
+    :data:`COMBINE` describes, fitted ``n_jobs`` at a time. Either takes an :class:`EventSet`.
     """
-    tokenizer_params, model_params, combine = _split_config({**RECOMMENDED, **(config or {})})
+    tokenizer_params, model_params, combine, n_jobs = _split_config(
+        {**RECOMMENDED, **(config or {})})
     clf = MedFuseClassifier(tokenizer=EventTokenizer(**tokenizer_params), random_state=seed,
                             verbose=verbose, **model_params)
-    if not combine:
+    n_parts = min(n_jobs, clf._n_members()) if clf.n_models == 1 else 1
+    if not combine and n_parts == 1:
         return clf
-    from .ensemble import make_voting
+    from .ensemble import make_voting, split_networks
 
-    members = [("medfuse", clf)]
+    parts = split_networks("medfuse", clf, n_parts)
+    members = [(name, part) for name, part, _ in parts]
     for name in combine:
         members.append((name, _member(name, tokenizer_params, model_params, seed, verbose)))
-    return make_voting(members)
+    weights = None if n_parts == 1 else [w for *_, w in parts] + [1.0] * len(combine)
+    return make_voting(members, weights=weights, n_jobs=n_jobs if n_jobs > 1 else None,
+                       verbose=bool(verbose))
 
 
 def _member(name: str, tokenizer_params: dict, model_params: dict, seed: int, verbose: int):
@@ -157,8 +178,23 @@ def _voting_probabilities(model, X, members):
     return voted if members is None else pd.concat([members, voted], axis=1)
 
 
-def _network(model) -> MedFuseClassifier:
-    return model if isinstance(model, MedFuseClassifier) else model.named_estimators_["medfuse"]
+def _release_workers() -> int:
+    """Stop joblib's worker processes (their memory goes back) and return the largest peak
+    resident memory (MB) of any child process of this one, the workers included."""
+    import resource
+
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+
+
+def _networks(model) -> list[MedFuseClassifier]:
+    """The MedFuse module's fitted classifiers: itself, or its parts in the voting ensemble."""
+    if isinstance(model, MedFuseClassifier):
+        return [model]
+    return [estimator for name, estimator in model.named_estimators_.items()
+            if name == "medfuse" or (name.startswith("medfuse") and name[7:].isdigit())]
 
 
 def run_p12(
@@ -198,6 +234,7 @@ def run_p12(
         raise ValueError(f"eval_split must be 'val' or 'test', got {eval_split!r}")
     config = {**RECOMMENDED, **(config or {})}
     model = make_p12_model(config, seed=seed, verbose=verbose)
+    n_jobs = _split_config(config)[3]
     started = time.perf_counter()
 
     # the scored split first: a release without it fails before any work
@@ -214,10 +251,11 @@ def run_p12(
         warnings.filterwarnings("ignore", message=".*horizon.*")
         model.fit(X, labels.loc[X.stay_ids].to_numpy())
         trained = time.perf_counter()
-        network = _network(model)
-        members = _member_probabilities(network, network.tokenizer_.transform(X_scored))
+        workers_mb = _release_workers() if n_jobs > 1 else None
+        networks = _networks(model)
+        members = _network_probabilities(networks, X_scored)
         members = _voting_probabilities(model, X_scored, members)
-    history = network.history_
+    history = networks[0].history_  # the parts train alike: the first one's epochs
     # without a validation split (valid_size=0) the last epoch is the model
     scores = history[:, "valid_auprc"] if "valid_auprc" in history[-1] else None
     info = {
@@ -229,6 +267,8 @@ def run_p12(
         "train_seconds": round(trained - prepared, 1),
         **machine_info(),
     }
+    if workers_mb is not None:  # the members were fitted in worker processes
+        info["peak_rss_worker_mb"] = workers_mb
     if members is not None:  # each network of the ensemble, scored on its own
         from sklearn.metrics import average_precision_score, roc_auc_score
 

@@ -89,12 +89,21 @@ def test_the_p12_model_is_the_recommended_configuration():
     from medfuse_sk.reproduce import CONCAT_MEMBER
 
     vote = make_p12_model(seed=3)
-    assert isinstance(vote, VotingClassifier) and vote.voting == "soft" and vote.weights is None
+    assert isinstance(vote, VotingClassifier) and vote.voting == "soft"
+    # the module's four networks in two parts fitted side by side, one vote between them
+    assert RECOMMENDED["n_jobs"] == 2 and vote.n_jobs == 2
+    assert vote.weights == [0.5, 0.5, 1.0, 1.0, 1.0]
     members = dict(vote.estimators)
-    assert list(members) == ["medfuse", *RECOMMENDED["combine"]]
+    assert list(members) == ["medfuse", "medfuse2", *RECOMMENDED["combine"]]
     net = members["medfuse"]
-    assert net.fusion == RECOMMENDED["fusion"] and net.series_summary is True
+    assert net.fusion + members["medfuse2"].fusion == RECOMMENDED["fusion"]
+    assert net.series_summary is True and members["medfuse2"].get_params(deep=False).keys() \
+        == net.get_params(deep=False).keys()
     assert net.random_state == 3 and net.tokenizer.window == RECOMMENDED["window"]
+    whole = make_p12_model({"n_jobs": 1}, seed=3)  # one process: the module whole
+    assert whole.n_jobs is None and whole.weights is None
+    assert [name for name, _ in whole.estimators] == ["medfuse", *RECOMMENDED["combine"]]
+    assert dict(whole.estimators)["medfuse"].fusion == RECOMMENDED["fusion"]
     second = members["concat"]  # the main network's settings, then the member's own
     assert second.fusion == "concat" and second.series_summary is False
     assert second.valid_size == CONCAT_MEMBER["valid_size"] and second.patience == 4
@@ -104,10 +113,13 @@ def test_the_p12_model_is_the_recommended_configuration():
     grud = members["grud"]
     assert isinstance(grud, GRUDClassifier) and grud.random_state == 3
     assert len(grud.series) == 37 and "Height" in grud.static
-    alone = make_p12_model({"combine": None, "max_epochs": 3})
+    alone = make_p12_model({"combine": None, "max_epochs": 3, "n_jobs": 1})
     assert isinstance(alone, MedFuseClassifier) and alone.max_epochs == 3
     events_only = make_p12_model({"combine": "concat"})
-    assert [name for name, _ in events_only.estimators] == ["medfuse", "concat"]
+    assert [name for name, _ in events_only.estimators] == ["medfuse", "medfuse2", "concat"]
     for bad in ("lightgbm", ("xgboost", "xgboost")):
         with pytest.raises(ValueError, match="combine"):
             make_p12_model({"combine": bad})
+    for bad in (0, 1.5, "2", True):
+        with pytest.raises(ValueError, match="n_jobs"):
+            make_p12_model({"n_jobs": bad})
