@@ -123,3 +123,65 @@ def test_the_p12_model_is_the_recommended_configuration():
     for bad in (0, 1.5, "2", True):
         with pytest.raises(ValueError, match="n_jobs"):
             make_p12_model({"n_jobs": bad})
+
+
+class PidRecorder(Memorizer):
+    """A Memorizer that notes the process it was fitted in."""
+
+    def fit(self, X, y):
+        import os
+
+        self.pid_ = os.getpid()
+        return super().fit(X, y)
+
+
+def test_split_networks_cuts_the_module_into_weighted_parts():
+    from medfuse_sk import MedFuseClassifier
+    from medfuse_sk.ensemble import split_networks
+
+    whole = MedFuseClassifier(fusion=("mufuse", "add", "concat", "scane", "add"), lr=2e-3,
+                              random_state=5)
+    parts = split_networks("net", whole, 2)
+    assert [name for name, *_ in parts] == ["net", "net2"]
+    assert [part.fusion for _, part, _ in parts] == [("mufuse", "add"), ("concat", "scane", "add")]
+    assert [w for *_, w in parts] == [0.4, 0.6]
+    for _, part, _ in parts:  # everything else as the whole member
+        assert part is not whole and part.lr == 2e-3 and part.random_state == 5
+    single = split_networks("net", whole, 5)
+    assert [part.fusion for _, part, _ in single] == ["mufuse", "add", "concat", "scane", "add"]
+    assert split_networks("net", whole, 1) == [("net", whole, 1.0)]
+    for bad in (0, 6, 1.5):
+        with pytest.raises(ValueError, match="n_parts"):
+            split_networks("net", whole, bad)
+    with pytest.raises(ValueError, match="n_models"):
+        split_networks("net", MedFuseClassifier(fusion=("add", "scane"), n_models=4), 2)
+
+
+def test_parts_fitted_in_two_processes_vote_as_the_whole_module():
+    """n_jobs=2 fits the members in two other processes, with the same result as one after
+    the other here; the weighted parts' vote is the mean of all the networks' probabilities."""
+    import os
+
+    from medfuse_sk import MedFuseClassifier
+    from medfuse_sk.ensemble import split_networks
+    from medfuse_sk.reproduce import _network_probabilities
+
+    events, labels = u_shaped_task(n_stays=160, seed=4)
+    X = EventSet.from_long(events)
+    y = labels.loc[X.stay_ids].to_numpy()
+    whole = MedFuseClassifier(fusion=("mufuse", "add", "scane"), max_epochs=2, batch_size=32,
+                              d_model=16, n_heads=2, verbose=0, random_state=0)
+    parts = split_networks("medfuse", whole, 2)
+    members = [(name, part) for name, part, _ in parts] + [("pid", PidRecorder())]
+    weights = [w for *_, w in parts] + [1.0]
+    apart = make_voting(members, weights=weights, n_jobs=2).fit(X, y)
+    here = make_voting(members, weights=weights).fit(X, y)
+    assert apart.named_estimators_["pid"].pid_ != os.getpid()
+    assert here.named_estimators_["pid"].pid_ == os.getpid()
+    np.testing.assert_allclose(apart.predict_proba(X), here.predict_proba(X), atol=1e-5)
+    networks = _network_probabilities([apart.named_estimators_[n] for n in ("medfuse",
+                                                                              "medfuse2")], X)
+    assert list(networks) == ["mufuse0", "add1", "scane2"]
+    memory = apart.named_estimators_["pid"].predict_proba(X)[:, 1]
+    np.testing.assert_allclose(apart.predict_proba(X)[:, 1],
+                               (networks.mean(axis=1).to_numpy() + memory) / 2, atol=1e-6)
