@@ -138,6 +138,8 @@ def make_p12_model(config: dict[str, Any] | None = None, seed: int = 0, verbose:
     from .ensemble import make_voting, split_networks
 
     parts = split_networks("medfuse", clf, n_parts)
+    for _, part, _ in parts[1:]:  # one epoch table on screen, not two interleaved
+        part.set_params(verbose=0)
     members = [(name, part) for name, part, _ in parts]
     for name in combine:
         members.append((name, _member(name, tokenizer_params, model_params, seed, verbose)))

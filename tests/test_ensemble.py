@@ -100,6 +100,7 @@ def test_the_p12_model_is_the_recommended_configuration():
     assert net.series_summary is True and members["medfuse2"].get_params(deep=False).keys() \
         == net.get_params(deep=False).keys()
     assert net.random_state == 3 and net.tokenizer.window == RECOMMENDED["window"]
+    assert (net.verbose, members["medfuse2"].verbose) == (1, 0)  # one epoch table on screen
     whole = make_p12_model({"n_jobs": 1}, seed=3)  # one process: the module whole
     assert whole.n_jobs is None and whole.weights is None
     assert [name for name, _ in whole.estimators] == ["medfuse", *RECOMMENDED["combine"]]
