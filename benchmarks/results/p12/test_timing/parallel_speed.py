@@ -22,4 +22,7 @@ for _repeat in range(3):
         model = make_p12_model({"combine": None, "max_epochs": 2, **config}, verbose=0)
         started = time.perf_counter()
         model.fit(X, y)
-        print(f"{label}: fit {time.perf_counter() - started:.1f} s", flush=True)
+        seconds = time.perf_counter() - started
+        nets = [model] if config["n_jobs"] == 1 else list(model.named_estimators_.values())
+        epochs = [[round(d, 1) for d in net.history_[:, "dur"]] for net in nets]
+        print(f"{label}: fit {seconds:.1f} s, epochs {epochs}", flush=True)
