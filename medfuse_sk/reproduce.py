@@ -74,7 +74,8 @@ PAPER: dict[str, Any] = {
     "lr_schedule": "constant", "warmup_epochs": 0.0, "token_dropout": 0.0,
     "series_summary": False, "weight_averaging": None, "valid_size": 0.1,
 }
-TOKENIZER_KEYS = ("window", "horizon", "max_tokens", "scaling", "clip", "truncate")
+TOKENIZER_KEYS = ("window", "horizon", "max_tokens", "scaling", "clip", "truncate",
+                  "count_tokens")
 #: keys of the configuration that shape the voting ensemble, not a model
 ENSEMBLE_KEYS = ("combine", "n_jobs")
 

@@ -25,10 +25,11 @@ from sklearn.utils.validation import check_is_fitted
 from ._ragged import RaggedStays
 from .events import EventSet, _examples, as_event_set
 
-__all__ = ["EventTokenizer", "TokenSet", "EMPTY_FEATURE", "static_codes", "static_feature_ids",
-           "as_event_set"]  # as_event_set: events.py
+__all__ = ["EventTokenizer", "TokenSet", "EMPTY_FEATURE", "COUNT_FEATURE", "static_codes",
+           "static_feature_ids", "as_event_set"]  # as_event_set: events.py
 
 EMPTY_FEATURE = "<empty>"  # vocabulary entry 0: the one token a stay without events gets
+COUNT_FEATURE = "<count>"  # with count_tokens: the last vocabulary entry, one token per window
 _IQR_TO_SD = 1.349
 
 
@@ -107,6 +108,11 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         1.349)`` or ``(x - mean) / std``. A zero spread falls back to std, then to 1.
     clip : float or None, default 5.0
         Scaled values are clipped to ``[-clip, clip]`` (tames outliers and unit errors).
+    count_tokens : bool, default False
+        Only with ``window``: one more token per (stay, window) holding events, feature
+        ``"<count>"`` (the vocabulary's last entry), value ``log(1 + n)`` for the window's
+        ``n`` events of every feature, scaled like any numerical feature — the MedFuse
+        authors' per-bin count token.
     """
 
     def __init__(
@@ -117,6 +123,7 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         truncate: str = "last",
         scaling: str = "robust",
         clip: float | None = 5.0,
+        count_tokens: bool = False,
     ) -> None:
         self.window = window
         self.horizon = horizon
@@ -124,6 +131,7 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         self.truncate = truncate
         self.scaling = scaling
         self.clip = clip
+        self.count_tokens = count_tokens
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -137,12 +145,20 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> EventTokenizer:
         """Learn the feature vocabulary, categorical classes and value scaling from ``X``."""
         self._validate_params()  # scikit-learn's check of _parameter_constraints
+        if self.count_tokens and self.window is None:
+            raise ValueError("count_tokens=True needs a window: it counts each window's "
+                             "events (set window=, in hours)")
         events = as_event_set(X)
         c = events.columns
         used = np.unique(c["feature"])
+        if self.count_tokens and COUNT_FEATURE in set(events.feature_names[used]):
+            raise ValueError(f"the events have a feature named {COUNT_FEATURE!r}, the name "
+                             "count_tokens=True gives its tokens; rename it")
         # vocabulary: 0 is the empty-stay token, then features in order of first appearance
-        self.feature_names_ = np.concatenate([[EMPTY_FEATURE], events.feature_names[used]])
-        self.feature_names_ = self.feature_names_.astype(object)
+        # (and, with count tokens, "<count>" last)
+        counted = [COUNT_FEATURE] if self.count_tokens else []
+        self.feature_names_ = np.concatenate([[EMPTY_FEATURE], events.feature_names[used],
+                                              counted]).astype(object)
         self.categorical_features_ = tuple(
             f for f in events.categorical_features if f in set(self.feature_names_[1:])
         )
@@ -155,10 +171,36 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         self.category_pairs_ = pairs  # class id = 1 + position; 0 = unknown class
         self.n_categories_ = len(pairs) + 1
 
+        numeric_ids, numeric_values = feature_ids[~is_cat], c["value"][~is_cat]
+        if self.count_tokens:  # the counts' scaling, learned like a feature's
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # transform tells of events past the horizon
+                counts = self._window_counts(events.row_stay_index(), c["time"])
+            numeric_ids = np.concatenate([numeric_ids, np.full(len(counts), self._count_id)])
+            numeric_values = np.concatenate([numeric_values, np.log1p(counts)])
         self.center_, self.scale_ = self._value_statistics(
-            feature_ids[~is_cat], c["value"][~is_cat], len(self.feature_names_)
+            numeric_ids, numeric_values, len(self.feature_names_)
         )
         return self
+
+    @property
+    def _count_id(self) -> int:
+        return len(self.feature_names_) - 1
+
+    def _windows(self, time: np.ndarray) -> np.ndarray:
+        """Each time's window index (the last window takes the horizon itself)."""
+        w = float(self.window)
+        if self.horizon is None:
+            return np.floor(time / w).astype(np.int64)
+        return np.minimum(np.floor(time / w), int(np.ceil(self.horizon / w)) - 1).astype(np.int64)
+
+    def _window_counts(self, stay: np.ndarray, time: np.ndarray) -> np.ndarray:
+        """Events per (stay, window) holding any, for events up to the horizon."""
+        if self.horizon is not None:
+            kept = time <= self.horizon
+            stay, time = stay[kept], time[kept]
+        return np.unique(np.stack([stay, self._windows(time)]), axis=1,
+                         return_counts=True)[1]
 
     _parameter_constraints: dict = {
         "window": [Interval(Real, 0, None, closed="neither"), None],
@@ -167,6 +209,7 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         "truncate": [StrOptions({"last", "first"})],
         "scaling": [StrOptions({"robust", "standard", "none"})],
         "clip": [Interval(Real, 0, None, closed="neither"), None],
+        "count_tokens": ["boolean"],
     }
 
     def _value_statistics(
@@ -256,16 +299,15 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
                               f"{self.horizon} h", stacklevel=3)
                 rows = {name: column[~late] for name, column in rows.items()}
                 t = rows["time"]
-            last = int(np.ceil(self.horizon / w)) - 1
-            window = np.minimum(np.floor(t / w), last).astype(np.int64)
-        else:
-            window = np.floor(t / w).astype(np.int64)
+        window = self._windows(t)
         numeric = rows["category"] < 0
-        medians = _group_medians(rows["stay"][numeric], rows["feature"][numeric],
-                                 window[numeric], rows["value"][numeric])
-        modes = _group_modes(rows["stay"][~numeric], rows["feature"][~numeric],
-                             window[~numeric], rows["category"][~numeric])
-        out = {name: np.concatenate([medians[name], modes[name]])
+        groups = [_group_medians(rows["stay"][numeric], rows["feature"][numeric],
+                                 window[numeric], rows["value"][numeric]),
+                  _group_modes(rows["stay"][~numeric], rows["feature"][~numeric],
+                               window[~numeric], rows["category"][~numeric])]
+        if self.count_tokens:
+            groups.append(_group_counts(rows["stay"], window, self._count_id))
+        out = {name: np.concatenate([group[name] for group in groups])
                for name in ("stay", "feature", "window", "value", "category")}
         out["time"] = (out.pop("window") + 0.5) * w
         return out
@@ -327,6 +369,14 @@ def _group_medians(stay, feature, window, value) -> dict[str, np.ndarray]:
     median = 0.5 * (value[starts + (counts - 1) // 2] + value[starts + counts // 2])
     return {"stay": stay[starts], "feature": feature[starts], "window": window[starts],
             "value": median, "category": np.full(len(starts), -1, dtype=np.int64)}
+
+
+def _group_counts(stay, window, count_id: int) -> dict[str, np.ndarray]:
+    """One ``count_id`` token per (stay, window) holding events: ``log(1 + events)``."""
+    keys, counts = np.unique(np.stack([stay, window]), axis=1, return_counts=True)
+    return {"stay": keys[0], "feature": np.full(len(counts), count_id, dtype=np.int64),
+            "window": keys[1], "value": np.log1p(counts).astype(np.float64),
+            "category": np.full(len(counts), -1, dtype=np.int64)}
 
 
 def _group_modes(stay, feature, window, category) -> dict[str, np.ndarray]:

@@ -138,7 +138,8 @@ def test_no_leak_from_validation_folds():
 
 @pytest.mark.parametrize("name, value", [
     ("window", 0.0), ("window", -2), ("horizon", 0), ("max_tokens", 0), ("max_tokens", 2.5),
-    ("truncate", "middle"), ("scaling", "minmax"), ("clip", -1.0), ("clip", "5")])
+    ("truncate", "middle"), ("scaling", "minmax"), ("clip", -1.0), ("clip", "5"),
+    ("count_tokens", "yes")])
 def test_bad_tokenizer_parameters_name_parameter_and_value(name, value):
     from sklearn.utils._param_validation import InvalidParameterError
 
@@ -147,3 +148,52 @@ def test_bad_tokenizer_parameters_name_parameter_and_value(name, value):
     with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter of EventTokenizer"):
         EventTokenizer(**{name: value}).fit(events)
     assert set(EventTokenizer._parameter_constraints) == set(EventTokenizer().get_params())
+
+
+def test_count_tokens_hold_each_windows_event_count_against_a_loop():
+    """One "<count>" token per (stay, window) with events: log(1 + events of any feature, the
+    categorical included, up to the horizon), robust-scaled with the fitting stays' counts."""
+    df = random_events(n_stays=12, seed=2)
+    df = pd.concat([df, pd.DataFrame({"stay_id": 3, "time": [9.5, 12.0], "feature": "HR",
+                                      "value": [90.0, 95.0]})])  # 12 h: past the horizon
+    X = EventSet.from_long(df)
+    tok = EventTokenizer(window=2.0, horizon=10.0, count_tokens=True, clip=None).fit(X)
+    assert tok.feature_names_[-1] == "<count>" and "<count>" not in tok.feature_names_[:-1]
+    kept = df[df.time <= 10.0]
+    per_window = kept.assign(w=np.minimum(kept.time // 2.0, 4)).groupby(["stay_id", "w"]).size()
+    logs = np.log1p(per_window.to_numpy(dtype=float))
+    q1, q3 = np.percentile(logs, [25, 75])
+    assert tok.center_[-1] == pytest.approx(np.median(logs))
+    assert tok.scale_[-1] == pytest.approx((q3 - q1) / 1.349)
+    standard = EventTokenizer(window=2.0, horizon=10.0, count_tokens=True,
+                              scaling="standard").fit(X)
+    assert (standard.center_[-1], standard.scale_[-1]) == pytest.approx((logs.mean(), logs.std()))
+    with pytest.warns(UserWarning, match="dropped 1 events after the horizon"):
+        tokens = tok.transform(X)
+    count_id = len(tok.feature_names_) - 1
+    got = {}
+    for s, stay in enumerate(tokens.stay_ids):
+        sl = slice(tokens.offsets[s], tokens.offsets[s + 1])
+        f, t, v = (tokens.columns[k][sl] for k in ("feature", "time", "value"))
+        assert (tokens.columns["category"][sl][f == count_id] == -1).all()
+        for time in np.unique(t):  # the count token comes last in its window
+            assert f[t == time][-1] == count_id
+        got.update({(stay, float(time)): value for time, value in zip(t[f == count_id],
+                                                                       v[f == count_id])})
+    expected = {(stay, (w + 0.5) * 2.0): (np.log1p(n) - tok.center_[-1]) / tok.scale_[-1]
+                for (stay, w), n in per_window.items()}
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+    plain = EventTokenizer(window=2.0, horizon=10.0, clip=None).fit(X)
+    with pytest.warns(UserWarning, match="horizon"):
+        assert tokens.n_rows == plain.transform(X).n_rows + len(per_window)
+
+
+def test_count_tokens_need_a_window_and_their_name():
+    X = EventSet.from_long(random_events(n_stays=3))
+    with pytest.raises(ValueError, match="count_tokens=True needs a window"):
+        EventTokenizer(count_tokens=True).fit(X)
+    taken = pd.DataFrame({"stay_id": [1], "time": [0.0], "feature": ["<count>"], "value": [1.0]})
+    with pytest.raises(ValueError, match="feature named '<count>'"):
+        EventTokenizer(window=1.0, count_tokens=True).fit(EventSet.from_long(taken))
