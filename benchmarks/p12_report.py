@@ -98,6 +98,13 @@ ROWS: dict[str, dict | str] = {
     # reproduce.RECOMMENDED): each part one process of one thread, as the rows run
     "hetero_h1_a": {"combine": None, "n_heads": 1, "fusion": ("mufuse", "add")},
     "hetero_h1_b": {"combine": None, "n_heads": 1, "fusion": ("concat", "scane")},
+    # and what else a network might take (issue 8's list): the static branch in both parts,
+    # and the authors' per-window count tokens on one MuFuse network (against `mufuse_now`)
+    "hetero_h1_static_a": {"combine": None, "n_heads": 1, "fusion": ("mufuse", "add"),
+                           "static_branch": True},
+    "hetero_h1_static_b": {"combine": None, "n_heads": 1, "fusion": ("concat", "scane"),
+                           "static_branch": True},
+    "mufuse_counts": {"combine": None, "fusion": "mufuse", "count_tokens": True},
     "recommended_round2": {"combine": "xgboost"},  # round 2's: the module + XGBoost
     "recommended_round3": {},  # round 3's: four heads (pinned below)
     "recommended": {},
@@ -245,7 +252,10 @@ BLENDS = {"medfuse+xgboost": ("medfuse", "xgboost"),
           "hetero_h1_split+concat_member": ("hetero_h1_split", "concat_member"),
           "hetero_h1_split+xgboost+grud": ("hetero_h1_split", "xgboost", "grud"),
           "hetero_h1_split+concat_member+xgboost+grud": ("hetero_h1_split", "concat_member",
-                                                         "xgboost", "grud")}
+                                                         "xgboost", "grud"),
+          "hetero_h1_static": ("hetero_h1_static_a", "hetero_h1_static_b"),
+          "hetero_h1_static+concat_member+xgboost+grud": ("hetero_h1_static", "concat_member",
+                                                          "xgboost", "grud")}
 
 
 def blend(out: Path) -> None:

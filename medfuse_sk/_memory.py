@@ -11,13 +11,17 @@ activations (peak 1.54 GB instead of 0.93 GB for that run). See ``docs/performan
 
 A library user can call :func:`keep_freed_memory_for_reuse` at the start of a training script,
 or set ``MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=268435456`` in the environment
-before Python starts.
+before Python starts. The function also puts those two variables in this process's
+environment (where they are not set already), so the processes it starts afterwards — the
+workers that fit voting members side by side (``medfuse p12``'s ``n_jobs``) — begin with the
+same settings.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 
 __all__ = ["keep_freed_memory_for_reuse"]
@@ -28,9 +32,12 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbe
 def keep_freed_memory_for_reuse(mmap_threshold: int = 32 * 2**20,
                                 trim_threshold: int = 256 * 2**20) -> bool:
     """Serve blocks below ``mmap_threshold`` bytes from the heap; trim it only past
-    ``trim_threshold`` free bytes (glibc ``mallopt``). Returns False where glibc is absent."""
+    ``trim_threshold`` free bytes (glibc ``mallopt``), here and, through the environment, in
+    the processes started from here on. Returns False where glibc is absent."""
     if not sys.platform.startswith("linux"):
         return False
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(int(mmap_threshold)))
+    os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", str(int(trim_threshold)))
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         return bool(libc.mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))
