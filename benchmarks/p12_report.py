@@ -107,6 +107,8 @@ ROWS: dict[str, dict | str] = {
     "mufuse_counts": {"combine": None, "fusion": "mufuse", "count_tokens": True},
     "recommended_round2": {"combine": "xgboost"},  # round 2's: the module + XGBoost
     "recommended_round3": {},  # round 3's: four heads (pinned below)
+    # round 5's first: the members in two processes, no static branch yet
+    "recommended_parallel": {"n_heads": 1, "n_jobs": 2},
     "recommended": {},
     "xgboost": "xgboost",
     "random_forest": "random_forest",
@@ -118,10 +120,11 @@ for _name, _spec in ROWS.items():
     if isinstance(_spec, dict) and "n_heads" not in _spec and _name != "recommended":
         ROWS[_name] = {**_spec, "n_heads": 4}
 #: and every row but today's recommended model ran in one process (round 5's RECOMMENDED fits
-#: its voting members in two): pinned too
+#: its voting members in two) and without a static branch (which round 5's RECOMMENDED turns
+#: on): pinned too
 for _name, _spec in ROWS.items():
     if isinstance(_spec, dict) and _name != "recommended":
-        ROWS[_name] = {"n_jobs": 1, **_spec}
+        ROWS[_name] = {"n_jobs": 1, "static_branch": False, **_spec}
 K_SWEEP = [(1, "medfuse_single"), (4, "k4"), (16, "k16"), (64, "k64")]
 
 

@@ -33,10 +33,12 @@ def main() -> None:
     import torch
 
     import medfuse_sk.datasets as datasets
+    from medfuse_sk._memory import keep_freed_memory_for_reuse
     from medfuse_sk.cli import _parse_setting
     from medfuse_sk.datasets.physionet2012 import _listfile
     from medfuse_sk.reproduce import run_p12
 
+    keep_freed_memory_for_reuse()  # as the medfuse command does (and its workers, after it)
     real_loader = datasets.load_physionet2012
 
     def stand_in(data_dir=None, split="train", **kwargs):

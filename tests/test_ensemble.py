@@ -110,6 +110,8 @@ def test_the_p12_model_is_the_recommended_configuration():
     assert second.valid_size == CONCAT_MEMBER["valid_size"] and second.patience == 4
     assert second.weight_averaging == net.weight_averaging and second.max_epochs == 12
     assert (net.n_heads, second.n_heads) == (1, 4)  # the member keeps round 1's four heads
+    assert net.static_branch is True and members["medfuse2"].static_branch is True
+    assert second.static_branch is False  # and has no static branch, as its rows
     assert second.tokenizer.window == 2.0 and second.tokenizer is not net.tokenizer
     grud = members["grud"]
     assert isinstance(grud, GRUDClassifier) and grud.random_state == 3
