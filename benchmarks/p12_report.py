@@ -257,6 +257,7 @@ BLENDS = {"medfuse+xgboost": ("medfuse", "xgboost"),
           "hetero_h1_split+concat_member+xgboost+grud": ("hetero_h1_split", "concat_member",
                                                          "xgboost", "grud"),
           "hetero_h1_static": ("hetero_h1_static_a", "hetero_h1_static_b"),
+          "hetero_h1_static+concat_member": ("hetero_h1_static", "concat_member"),
           "hetero_h1_static+concat_member+xgboost+grud": ("hetero_h1_static", "concat_member",
                                                           "xgboost", "grud")}
 
