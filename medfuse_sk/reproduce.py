@@ -16,6 +16,7 @@ Protocol
 from __future__ import annotations
 
 import os
+import re
 import time
 import warnings
 from pathlib import Path
@@ -201,7 +202,7 @@ def _networks(model) -> list[MedFuseClassifier]:
     if isinstance(model, MedFuseClassifier):
         return [model]
     return [estimator for name, estimator in model.named_estimators_.items()
-            if name == "medfuse" or (name.startswith("medfuse") and name[7:].isdigit())]
+            if re.fullmatch(r"medfuse\d*", name)]  # split_networks' names
 
 
 def run_p12(
@@ -241,7 +242,6 @@ def run_p12(
         raise ValueError(f"eval_split must be 'val' or 'test', got {eval_split!r}")
     config = {**RECOMMENDED, **(config or {})}
     model = make_p12_model(config, seed=seed, verbose=verbose)
-    n_jobs = _split_config(config)[3]
     started = time.perf_counter()
 
     # the scored split first: a release without it fails before any work
@@ -258,7 +258,8 @@ def run_p12(
         warnings.filterwarnings("ignore", message=".*horizon.*")
         model.fit(X, labels.loc[X.stay_ids].to_numpy())
         trained = time.perf_counter()
-        workers_mb = _release_workers() if n_jobs > 1 else None
+        in_workers = not isinstance(model, MedFuseClassifier) and model.n_jobs
+        workers_mb = _release_workers() if in_workers else None
         networks = _networks(model)
         members = _network_probabilities(networks, X_scored)
         members = _voting_probabilities(model, X_scored, members)

@@ -173,11 +173,12 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
 
         numeric_ids, numeric_values = feature_ids[~is_cat], c["value"][~is_cat]
         if self.count_tokens:  # the counts' scaling, learned like a feature's
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # transform tells of events past the horizon
-                counts = self._window_counts(events.row_stay_index(), c["time"])
-            numeric_ids = np.concatenate([numeric_ids, np.full(len(counts), self._count_id)])
-            numeric_values = np.concatenate([numeric_values, np.log1p(counts)])
+            stay, time = events.row_stay_index(), c["time"]
+            if self.horizon is not None:
+                stay, time = stay[time <= self.horizon], time[time <= self.horizon]
+            counts = _group_counts(stay, self._windows(time), self._count_id)
+            numeric_ids = np.concatenate([numeric_ids, counts["feature"]])
+            numeric_values = np.concatenate([numeric_values, counts["value"]])
         self.center_, self.scale_ = self._value_statistics(
             numeric_ids, numeric_values, len(self.feature_names_)
         )
@@ -193,14 +194,6 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         if self.horizon is None:
             return np.floor(time / w).astype(np.int64)
         return np.minimum(np.floor(time / w), int(np.ceil(self.horizon / w)) - 1).astype(np.int64)
-
-    def _window_counts(self, stay: np.ndarray, time: np.ndarray) -> np.ndarray:
-        """Events per (stay, window) holding any, for events up to the horizon."""
-        if self.horizon is not None:
-            kept = time <= self.horizon
-            stay, time = stay[kept], time[kept]
-        return np.unique(np.stack([stay, self._windows(time)]), axis=1,
-                         return_counts=True)[1]
 
     _parameter_constraints: dict = {
         "window": [Interval(Real, 0, None, closed="neither"), None],
@@ -373,10 +366,13 @@ def _group_medians(stay, feature, window, value) -> dict[str, np.ndarray]:
 
 def _group_counts(stay, window, count_id: int) -> dict[str, np.ndarray]:
     """One ``count_id`` token per (stay, window) holding events: ``log(1 + events)``."""
-    keys, counts = np.unique(np.stack([stay, window]), axis=1, return_counts=True)
-    return {"stay": keys[0], "feature": np.full(len(counts), count_id, dtype=np.int64),
-            "window": keys[1], "value": np.log1p(counts).astype(np.float64),
-            "category": np.full(len(counts), -1, dtype=np.int64)}
+    order = np.lexsort((window, stay))
+    stay, window = stay[order], window[order]
+    starts = _group_starts(stay, window)
+    counts = np.diff(np.append(starts, len(stay)))
+    return {"stay": stay[starts], "feature": np.full(len(starts), count_id, dtype=np.int64),
+            "window": window[starts], "value": np.log1p(counts).astype(np.float64),
+            "category": np.full(len(starts), -1, dtype=np.int64)}
 
 
 def _group_modes(stay, feature, window, category) -> dict[str, np.ndarray]:
