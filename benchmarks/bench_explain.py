@@ -67,8 +67,13 @@ def figures(args) -> None:
     import matplotlib.pyplot as plt
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from medfuse_sk.explain import feature_importance, stay_summary
-    from medfuse_sk.explain_plots import plot_attribution_vs_value, plot_importance, plot_stay
+    from medfuse_sk.inspection import (
+        feature_importance,
+        plot_attribution_vs_value,
+        plot_importance,
+        plot_stay,
+        stay_summary,
+    )
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -141,8 +146,7 @@ def _responses(models: dict, long, out: Path) -> dict:
     """The feature-response figure of both models; returns the distances per feature."""
     import matplotlib.pyplot as plt
 
-    from medfuse_sk.explain import feature_response
-    from medfuse_sk.explain_plots import plot_feature_responses
+    from medfuse_sk.inspection import feature_response, plot_feature_responses
 
     responses, levels, distances = {}, {}, {}
     for f in FEATURES:
@@ -206,8 +210,8 @@ def steps(args) -> None:
     nothing (same seed); the stays: the first ``--stays`` held-out sample stays; the
     reference: 128 Gauss-Legendre steps.
     """
-    from medfuse_sk.explain import explain, stay_summary
-    from medfuse_sk.explain_cli import _sample_model
+    from medfuse_sk.cli._explain import _sample_model
+    from medfuse_sk.inspection import explain, stay_summary
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*horizon.*")

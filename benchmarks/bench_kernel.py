@@ -123,8 +123,9 @@ def make_fn(impl, data, params, mode, grad_out):
 
 
 def providers(names):
-    from medfuse_sk.embedding import mufuse_reference
     from medfuse_sk.kernels import mufuse_embedding
+
+    from medfuse_sk.models import mufuse_reference
 
     table = {"triton": mufuse_embedding, "eager": mufuse_reference}
     if "compile" in names:

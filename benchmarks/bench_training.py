@@ -62,7 +62,7 @@ def _tokens(data_dir):
 
 def _train_medfuse(tokens, labels, epochs: int) -> list[float]:
     from medfuse_sk import MedFuseClassifier
-    from medfuse_sk.reproduce import PAPER
+    from medfuse_sk.recipes import PAPER
 
     # the measured configuration: the paper's method at the compact size of CONFIG
     model = {k: v for k, v in CONFIG.items() if k not in ("window", "horizon")}
@@ -75,7 +75,7 @@ def _train_medfuse(tokens, labels, epochs: int) -> list[float]:
 class _Reference(torch.nn.Module):
     def __init__(self, n_features: int, n_categories: int) -> None:
         super().__init__()
-        from medfuse_sk.embedding import MuFuseEmbedding
+        from medfuse_sk.models import MuFuseEmbedding
 
         d = CONFIG["d_model"]
         self.embedding = MuFuseEmbedding(n_features, n_categories, d,
@@ -96,7 +96,7 @@ class _Reference(torch.nn.Module):
 
 
 def _train_reference(tokens, labels, epochs: int) -> list[float]:
-    from medfuse_sk.batching import LengthBucketSampler, TokenDataset
+    from medfuse_sk.models import LengthBucketSampler, TokenDataset
 
     torch.manual_seed(0)
     dataset = TokenDataset(tokens, labels)
@@ -142,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.one:  # child process: one contender, JSON on stdout's last line
         if not args.glibc_default:
-            from medfuse_sk._memory import keep_freed_memory_for_reuse
+            from medfuse_sk.utils import keep_freed_memory_for_reuse
 
             keep_freed_memory_for_reuse()
         print(json.dumps(run_one(args.one, args.epochs, args.data)))

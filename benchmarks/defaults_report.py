@@ -75,8 +75,8 @@ def run_one(cohort: str, row: str, seed: int) -> dict:
     import torch
 
     from medfuse_sk import MedFuseClassifier
-    from medfuse_sk.baselines import make_xgboost
-    from medfuse_sk.metrics import binary_metrics
+    from medfuse_sk.evaluation import binary_metrics
+    from medfuse_sk.models import make_xgboost
 
     torch.set_num_threads(1)
     data = cohort_data(cohort)

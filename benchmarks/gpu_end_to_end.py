@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("needs a CUDA device")
-    from medfuse_sk.reproduce import run_p12
+    from medfuse_sk.recipes import run_p12
 
     device = torch.cuda.get_device_name()
     rows = []

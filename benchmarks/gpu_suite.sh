@@ -29,9 +29,9 @@ if [ -z "${MEDFUSE_P12_DIR:-}" ] && [ -d .p12 ]; then export MEDFUSE_P12_DIR=$PW
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 
 step_tests() {
-    python3 -m pytest -q -o addopts="" -m gpu tests/test_kernels_gpu.py \
+    python3 -m pytest -q -o addopts="" -m gpu tests/kernels/test_kernels_gpu.py \
         --junitxml="$OUT/gpu_tests.xml" 2>&1 | tee "$OUT/gpu_tests.txt"
-    python3 -m pytest -q -o addopts="" tests/test_kernels.py 2>&1 | tee -a "$OUT/gpu_tests.txt"
+    python3 -m pytest -q -o addopts="" tests/kernels/test_kernels.py 2>&1 | tee -a "$OUT/gpu_tests.txt"
 }
 step_kernel() {
     python3 benchmarks/bench_kernel.py --out "$OUT"

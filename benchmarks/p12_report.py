@@ -22,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from medfuse_sk.reproduce import PAPER
+from medfuse_sk.recipes import PAPER
 
 OUT = Path("benchmarks/results/p12")
 #: the benchmark machine's copy of the release (the library itself looks only where told)
 os.environ.setdefault("MEDFUSE_P12_DIR", str(Path("..") / "shared" / "data" / "physionet2012"))
 
 #: row name → settings passed to ``medfuse p12 --set`` on top of the recommended configuration
-#: (``medfuse_sk.reproduce.RECOMMENDED``) or a baseline name.
+#: (``medfuse_sk.recipes._p12.RECOMMENDED``) or a baseline name.
 #:
 #: The first round's rows change one thing of that round's recommended model, a 3-network
 #: MuFuse ensemble (``ROUND1``); ``SINGLE`` makes it one network. The second round's rows
@@ -139,7 +139,7 @@ def run_row(name: str, seed: int, out: Path, extra: dict) -> None:
                "--out", str(target)]
     else:
         settings = {**spec, **extra}
-        cmd = [sys.executable, "-m", "medfuse_sk.cli", "p12", "--eval-split", "val", "--quiet",
+        cmd = [sys.executable, "-m", "medfuse_sk.cli._main", "p12", "--eval-split", "val", "--quiet",
                "--seed", str(seed), "--out", str(target)]
         for key, value in settings.items():
             cmd += ["--set", f"{key}={value!r}"]
@@ -152,9 +152,9 @@ def run_row(name: str, seed: int, out: Path, extra: dict) -> None:
 def baseline(model: str, seed: int, out: Path) -> None:
     """Fit a tree baseline on train (early stopping on 10 % of train), score val."""
     from medfuse_sk import EventSet
-    from medfuse_sk.baselines import make_random_forest, make_xgboost
     from medfuse_sk.datasets import load_physionet2012
-    from medfuse_sk.evaluation import evaluate, machine_info
+    from medfuse_sk.evaluation._evaluate import evaluate, machine_info
+    from medfuse_sk.models import make_random_forest, make_xgboost
 
     started = time.perf_counter()
     train = load_physionet2012(split="train", progress=False)
@@ -184,13 +184,13 @@ def baseline(model: str, seed: int, out: Path) -> None:
 
 
 def _fit_grud(X, y, seed):
-    """The library's GRU-D with P12's grid (``medfuse_sk.reproduce.P12_GRUD``): 37 series
+    """The library's GRU-D with P12's grid (``medfuse_sk.recipes._p12.P12_GRUD``): 37 series
     and 7 static channels (Age, Height, Gender, 4 ICU types) on 48 hourly steps, z-scored with
     train statistics; hidden 128, batch 64, Adam 1e-3, at most 20 epochs, early stopping
     (patience 5) on the validation loss of 10 % of train."""
-    from medfuse_sk.datasets.physionet2012 import TIME_SERIES
-    from medfuse_sk.grud import make_grud
-    from medfuse_sk.reproduce import P12_GRUD
+    from medfuse_sk.datasets import TIME_SERIES
+    from medfuse_sk.models import make_grud
+    from medfuse_sk.recipes import P12_GRUD
 
     model = make_grud(random_state=seed, series=list(TIME_SERIES), **P12_GRUD).fit(X, y)
     config = {"model": "grud", "package": "pypots", **model.get_params()}
@@ -207,7 +207,7 @@ def _fit_cv_epochs(X, y, seed):
     train with that count: the protocol for a final refit on train + val."""
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-    from medfuse_sk.reproduce import make_p12_model
+    from medfuse_sk.recipes import make_p12_model
 
     network = make_p12_model(ROWS["mufuse_now"], seed=seed, verbose=0)
     search = GridSearchCV(network, {"max_epochs": CV_EPOCHS}, scoring="average_precision",
@@ -266,7 +266,7 @@ def blend(out: Path) -> None:
     """Write each blend's per-seed metrics from its parts' ``predictions.csv``."""
     import pandas as pd
 
-    from medfuse_sk.evaluation import metrics_result, write_evaluation
+    from medfuse_sk.evaluation._evaluate import metrics_result, write_evaluation
 
     for name, parts in BLENDS.items():
         seeds = set.intersection(*({int(p.parent.name[4:]) for p in
@@ -397,13 +397,13 @@ def main() -> None:
     p_sum.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if args.command == "run":
-        from medfuse_sk.cli import _parse_setting
+        from medfuse_sk.cli._main import _parse_setting
         extra = dict(_parse_setting(s) for s in args.set)
         for seed in args.seeds:
             for name in args.rows:
                 run_row(name, seed, args.out, extra)
     elif args.command == "baseline":
-        from medfuse_sk._memory import keep_freed_memory_for_reuse
+        from medfuse_sk.utils import keep_freed_memory_for_reuse
 
         keep_freed_memory_for_reuse()
         baseline(args.model, args.seed, args.out)

@@ -1,7 +1,7 @@
 """How long ``medfuse p12 --eval-split test`` takes, without the held-back test records.
 
 The test command fits on train + val (9,600 stays) and scores the 2,400 test stays. This runs
-the very same code (``medfuse_sk.reproduce.run_p12`` with ``eval_split="test"``) with the
+the very same code (``medfuse_sk.recipes._p12.run_p12`` with ``eval_split="test"``) with the
 loader's ``"test"`` answered by 2,400 stays of train + val instead: the fitting work is the
 test command's exactly and the scoring work is the same size. Its scores mean nothing (those
 stays were fitted on) and are not written; the timings and peak memory are.
@@ -31,12 +31,12 @@ def main() -> None:
 
     import numpy as np
     import torch
+    from medfuse_sk.datasets.physionet2012._loader._loader import _listfile
 
     import medfuse_sk.datasets as datasets
-    from medfuse_sk._memory import keep_freed_memory_for_reuse
-    from medfuse_sk.cli import _parse_setting
-    from medfuse_sk.datasets.physionet2012 import _listfile
-    from medfuse_sk.reproduce import run_p12
+    from medfuse_sk.cli._main import _parse_setting
+    from medfuse_sk.recipes import run_p12
+    from medfuse_sk.utils import keep_freed_memory_for_reuse
 
     keep_freed_memory_for_reuse()  # as the medfuse command does (and its workers, after it)
     real_loader = datasets.load_physionet2012

@@ -23,7 +23,7 @@ N_TOKENS, N_FEATURES, D_F, HIDDEN = 1_048_576, 42, 144, 16
 
 
 def _impl(name):
-    from medfuse_sk.embedding import mufuse_reference
+    from medfuse_sk.models import mufuse_reference
 
     if name == "triton":
         from medfuse_sk.kernels import mufuse_embedding

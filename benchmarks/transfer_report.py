@@ -8,7 +8,7 @@ already done are skipped, so the command resumes where it stopped.
         p19_pretrain p19_pretrained --seeds 0 1 2
     python benchmarks/transfer_report.py summarize      # markdown table + summary.json
 
-Task (``medfuse_sk.tasks.make_window_task``): the events of a stay's first 24 ICU hours
+Task (``medfuse_sk.data._tasks.make_window_task``): the events of a stay's first 24 ICU hours
 (``t < 24``); label 1 when the first ``SepsisLabel = 1`` hour falls in ``[24, 72)`` (a 48-hour
 horizon); stays labelled within the first 24 h, and stays whose record ends before 24 h, are
 excluded (counts in ``task.json``). Splits: the fixed split of set A shipped with the package.
@@ -90,9 +90,10 @@ def p19_data() -> dict:
     if path.exists():
         with open(path, "rb") as handle:
             return pickle.load(handle)
+    from medfuse_sk.datasets.physionet2019._loader._loader import _split_table
+
+    from medfuse_sk.data import make_window_task
     from medfuse_sk.datasets import load_physionet2019
-    from medfuse_sk.datasets.physionet2019 import _split_table
-    from medfuse_sk.tasks import make_window_task
 
     data = load_physionet2019(P19_DIR, progress=False)
     split = _split_table().reindex(data.stay_ids).to_numpy()
@@ -181,7 +182,7 @@ def _load_pretrainer(name: str):
 
 
 def _scores(model, data: dict) -> dict:
-    from medfuse_sk.metrics import binary_metrics
+    from medfuse_sk.evaluation import binary_metrics
 
     out = {}
     for part in ("val", "test"):
@@ -200,7 +201,7 @@ def _xgboost_early_stopped_on(X, y, X_val, y_val, seed: int):
     from sklearn.pipeline import make_pipeline
     from xgboost import XGBClassifier
 
-    from medfuse_sk.baselines import StayAggregates
+    from medfuse_sk.models import StayAggregates
 
     aggregates = StayAggregates().fit(X)
     model = XGBClassifier(n_estimators=2000, learning_rate=0.02, max_depth=5, subsample=0.8,
@@ -221,7 +222,7 @@ def _with_val_split(row: str, X, y, val):
     from skorch.helper import predefined_split
 
     from medfuse_sk import EventTokenizer
-    from medfuse_sk.batching import TokenDataset
+    from medfuse_sk.models import TokenDataset
 
     if row == "p19_pretrained":
         tokenizer = _load_pretrainer("p19_pretrainer").tokenizer_
@@ -245,7 +246,7 @@ def run_one(row: str, seed: int) -> dict:
         model = _xgboost_early_stopped_on(X, y, *data["val"], seed)
         result["fit_seconds"] = time.perf_counter() - began
     elif row in ("p19_pretrain", "p12_pretrain"):
-        from medfuse_sk.pretrain import MedFusePretrainer
+        from medfuse_sk.models import MedFusePretrainer
 
         tokenizer = _p12_tokenizer() if row == "p12_pretrain" else None
         model = MedFusePretrainer("masked", max_epochs=PRETRAIN_EPOCHS, random_state=seed,
@@ -261,7 +262,7 @@ def run_one(row: str, seed: int) -> dict:
         return result
     else:
         from medfuse_sk import MedFuseClassifier
-        from medfuse_sk.transfer import P12_FROM_P19, TransferEmbeddings
+        from medfuse_sk.models import P12_FROM_P19, TransferEmbeddings
 
         settings = dict(max_epochs=MAX_EPOCHS, patience=PATIENCE, random_state=seed, verbose=1,
                         **NETWORK, **THEN)

@@ -34,7 +34,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from .estimator import MedFuseClassifier
+from .models import MedFuseClassifier
 
 __all__ = ["DistributedMedFuseClassifier", "init_from_environment", "is_main_process",
            "shard_batches"]

@@ -52,18 +52,18 @@ def default_members(
     **medfuse_params
         Any :class:`MedFuseClassifier` parameter (``tokenizer=``, ``max_epochs=``, ...).
     """
-    from .estimator import MedFuseClassifier
+    from .models import MedFuseClassifier
 
     fusion = fusions[0] if len(fusions) == 1 else tuple(fusions)
     seed = 0 if random_state is None else random_state  # the baselines need an integer
     members: list[tuple[str, Any]] = [
         ("medfuse", MedFuseClassifier(fusion=fusion, random_state=random_state, **medfuse_params))]
     if xgboost:
-        from .baselines import make_xgboost
+        from .models import make_xgboost
 
         members.append(("xgboost", make_xgboost(random_state=seed)))
     if grud:
-        from .grud import make_grud
+        from .models import make_grud
 
         members.append(("grud", make_grud(random_state=seed)))
     return members

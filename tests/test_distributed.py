@@ -11,7 +11,7 @@ import pytest
 from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
 from medfuse_sk.datasets import load_sample
 from medfuse_sk.distributed import DistributedMedFuseClassifier, shard_batches
-from medfuse_sk.persistence import load_model
+from medfuse_sk.io import load_model
 
 # dropout off: dropout masks are drawn per process, everything else follows the single fit.
 # 149 stays, 20 % validation -> 119 training stays = 7 batches of 16 and one of 7, shared 4 + 3
@@ -32,7 +32,7 @@ warnings.simplefilter("ignore")
 sys.path.insert(0, {tests!r})
 from test_distributed import PARAMS, sample_data, weights
 from medfuse_sk.distributed import DistributedMedFuseClassifier
-from medfuse_sk.persistence import save_model
+from medfuse_sk.io import save_model
 
 X, y, X_test = sample_data()
 clf = DistributedMedFuseClassifier(**PARAMS).fit(X, y, sample_weight=weights(y))

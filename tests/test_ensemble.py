@@ -82,11 +82,11 @@ def test_the_p12_model_is_the_recommended_configuration():
     from sklearn.ensemble import VotingClassifier
 
     from medfuse_sk import MedFuseClassifier
-    from medfuse_sk.reproduce import RECOMMENDED, make_p12_model
+    from medfuse_sk.recipes import RECOMMENDED, make_p12_model
 
     pytest.importorskip("pypots")
-    from medfuse_sk.grud import GRUDClassifier
-    from medfuse_sk.reproduce import CONCAT_MEMBER
+    from medfuse_sk.models import GRUDClassifier
+    from medfuse_sk.recipes import CONCAT_MEMBER
 
     vote = make_p12_model(seed=3)
     assert isinstance(vote, VotingClassifier) and vote.voting == "soft"
@@ -167,7 +167,7 @@ def test_parts_fitted_in_two_processes_vote_as_the_whole_module():
 
     from medfuse_sk import MedFuseClassifier
     from medfuse_sk.ensemble import split_networks
-    from medfuse_sk.reproduce import _network_probabilities
+    from medfuse_sk.recipes._p12 import _network_probabilities
 
     events, labels = u_shaped_task(n_stays=160, seed=4)
     X = EventSet.from_long(events)

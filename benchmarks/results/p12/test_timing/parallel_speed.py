@@ -9,7 +9,7 @@ import time
 import torch
 
 from medfuse_sk.datasets import load_physionet2012
-from medfuse_sk.reproduce import _events, make_p12_model
+from medfuse_sk.recipes._p12 import _events, make_p12_model
 
 data = load_physionet2012("../shared/data/physionet2012", split="train", progress=False)
 X = _events(data)[:2000]

@@ -1,0 +1,370 @@
+"""Long-format event tables → validated :class:`EventSet` (numpy only, no torch).
+
+An event is one observation ``(stay, time, feature, value)``. ``EventSet`` stores all events
+of all stays as flat arrays plus per-stay offsets; indexing it selects stays, so
+scikit-learn's splitters and ``cross_val_score`` split it by stay.
+
+Documented input behaviour
+--------------------------
+- A missing value (NaN/None) is an absent observation: the row produces no event and is
+  counted in ``EventSet.info["n_missing_values"]``.
+- Events are sorted by time within each stay; events at the same time by feature (order of
+  first appearance) and value, so the input order of the rows does not matter.
+- Stays keep the order in which they first appear in the table, unless ``stays`` is given.
+- Exact duplicate rows (same stay, time, feature and value) are dropped with a warning by
+  default (``duplicates="drop"``); ``"keep"`` keeps them, ``"raise"`` refuses them.
+- Negative times, infinite values, missing stay ids / feature names / times, and strings in
+  a numerical feature raise a ``ValueError`` naming the column, feature, stay or value.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..utils import as_python, examples
+from ._ragged import RaggedStays
+
+__all__ = ["EventSet", "as_event_set"]
+
+_HOUR = np.timedelta64(1, "h")
+
+
+def _as_pandas(table: Any) -> pd.DataFrame:
+    if isinstance(table, pd.DataFrame):
+        return table
+    if hasattr(table, "to_pandas"):  # pyarrow.Table, polars.DataFrame
+        return table.to_pandas()
+    raise TypeError(
+        f"expected a pandas DataFrame (or a pyarrow/polars table), got {type(table).__name__}"
+    )
+
+
+def _hours_since_start(
+    times: pd.Series, stay_codes: np.ndarray, stay_ids: np.ndarray, start: Any
+) -> np.ndarray:
+    """Convert a time column to float hours since each stay's start."""
+    if pd.api.types.is_timedelta64_dtype(times):
+        return times.to_numpy() / _HOUR
+    if pd.api.types.is_datetime64_any_dtype(times):
+        # aware times as UTC instants: elapsed hours stay right across DST changes
+        stamps = times.dt.tz_convert(None) if times.dt.tz is not None else times
+        stamps = stamps.to_numpy()
+        if start is None:
+            first = (pd.Series(stamps).groupby(stay_codes).min()
+                     .reindex(range(len(stay_ids))).to_numpy())
+            origin = first[stay_codes]
+        else:
+            start = pd.Series(start) if not isinstance(start, pd.Series) else start
+            absent = pd.Index(stay_ids).difference(start.index)
+            if len(absent):
+                raise ValueError(
+                    f"`start` has no start time for stays {examples(absent)}"
+                )
+            start_times = pd.to_datetime(start.reindex(stay_ids))
+            if start_times.dt.tz is not None:
+                start_times = start_times.dt.tz_convert(None)
+            origin = start_times.to_numpy()[stay_codes]
+        return (stamps - origin) / _HOUR
+    if pd.api.types.is_numeric_dtype(times) and not pd.api.types.is_bool_dtype(times):
+        if start is not None:
+            raise ValueError("`start` is only used with datetime times; numeric times are hours")
+        return times.to_numpy(dtype=np.float64)
+    raise ValueError(
+        f"time column must hold numbers (hours), timedeltas or datetimes; got dtype "
+        f"{times.dtype} (e.g. {examples(times.dropna().unique()[:3])})"
+    )
+
+
+class EventSet(RaggedStays):
+    """Events of many stays, stored flat: one call builds it from a long table.
+
+    Use :meth:`from_long` to build one. ``len(X)`` is the number of stays, ``X.stay_ids``
+    their identifiers, ``X[idx]`` a subset of stays, :meth:`to_long` the long table back.
+
+    Attributes
+    ----------
+    stay_ids : ndarray of shape (n_stays,)
+    offsets : ndarray of int64 of shape (n_stays + 1,)
+    feature_names : ndarray of object
+        Feature names; ``columns["feature"]`` holds codes into it.
+    categories : ndarray of object
+        Class labels of categorical events; ``columns["category"]`` holds codes into it
+        (``-1`` for numerical events).
+    categorical_features : tuple of feature names that are categorical
+    info : dict
+        What construction did: rows dropped as missing values or duplicates.
+    """
+
+    def __init__(
+        self,
+        stay_ids: np.ndarray,
+        offsets: np.ndarray,
+        columns: Mapping[str, np.ndarray],
+        feature_names: np.ndarray,
+        categories: np.ndarray,
+        categorical_features: Sequence[str] = (),
+        column_names: Mapping[str, str] | None = None,
+        info: Mapping[str, int] | None = None,
+    ) -> None:
+        super().__init__(stay_ids, offsets, columns)
+        self.feature_names = np.asarray(feature_names, dtype=object)
+        self.categories = np.asarray(categories, dtype=object)
+        self.categorical_features = tuple(categorical_features)
+        self.column_names = dict(
+            column_names or {"stay": "stay_id", "time": "time", "feature": "feature",
+                             "value": "value"}
+        )
+        self.info = dict(info or {})
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def from_long(
+        cls,
+        table: Any,
+        *,
+        stay: str = "stay_id",
+        time: str = "time",
+        feature: str = "feature",
+        value: str = "value",
+        categorical: Sequence[Any] | None = None,
+        start: Mapping | pd.Series | None = None,
+        stays: Sequence[Any] | None = None,
+        duplicates: str = "drop",
+    ) -> EventSet:
+        """Build an EventSet from a long-format table, one row per observation.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame (or pyarrow / polars table)
+        stay, time, feature, value : str
+            Column names. ``time`` may hold numbers (hours since the stay's start),
+            timedeltas, or datetimes (made relative to ``start``, else to each stay's
+            first event).
+        categorical : sequence of feature names, optional
+            Features whose values are classes. When omitted, a feature whose observed values
+            are all non-numeric is categorical; one mixing numbers and strings is an error.
+        start : mapping or Series of stay id → datetime, optional
+            Per-stay start time, for datetime times.
+        stays : sequence of stay ids, optional
+            The stays to hold and their order. Stays without rows get no events (they
+            still get a prediction); rows of stays not listed are an error.
+        duplicates : {"drop", "keep", "raise"}, default "drop"
+            What to do with exact duplicate rows; dropping warns with the count.
+
+        Returns
+        -------
+        EventSet
+        """
+        if duplicates not in {"drop", "keep", "raise"}:
+            raise ValueError(f"duplicates must be 'drop', 'keep' or 'raise', got {duplicates!r}")
+        df = _as_pandas(table)
+        names = {"stay": stay, "time": time, "feature": feature, "value": value}
+        absent = [c for c in names.values() if c not in df.columns]
+        if absent:
+            raise ValueError(
+                f"missing column(s) {absent}; the table has {list(df.columns)}. "
+                "Pass the right names with stay=, time=, feature=, value=."
+            )
+        if len(df) == 0 and stays is None:
+            raise ValueError("the event table is empty: no rows, no stays")
+        for role in ("stay", "feature", "time"):
+            nulls = df[names[role]].isna().to_numpy()
+            if nulls.any():
+                where = df.loc[nulls, stay].unique() if role != "stay" else []
+                raise ValueError(
+                    f"column {names[role]!r} has {int(nulls.sum())} missing entries"
+                    + (f" (stays {examples(where)})" if len(where) else "")
+                )
+
+        # stays: order of first appearance, or the order the user gave
+        if stays is None:
+            stay_codes, stay_ids = pd.factorize(df[stay], sort=False)
+            stay_ids = np.asarray(stay_ids)
+        else:
+            stay_ids = pd.Index(list(stays), tupleize_cols=False).to_numpy()  # 1 stays ≠ "1"
+            if len(pd.unique(stay_ids)) != len(stay_ids):
+                raise ValueError("`stays` lists some stay ids more than once")
+            stay_codes = pd.Index(stay_ids).get_indexer(df[stay])
+            if (stay_codes < 0).any():
+                extra = df.loc[stay_codes < 0, stay].unique()
+                raise ValueError(f"events belong to stays not listed in `stays`: "
+                                 f"{examples(extra)}")
+
+        # a missing value is an absent observation; its stay is kept (collected above)
+        missing_value = df[value].isna().to_numpy()
+        n_missing = int(missing_value.sum())
+        observed = ~missing_value if n_missing else slice(None)
+        stay_codes = stay_codes[observed]
+        values = df[value][observed] if n_missing else df[value]
+
+        hours = _hours_since_start(df[time][observed] if n_missing else df[time], stay_codes,
+                                   stay_ids, start)
+        if (hours < 0).any():
+            bad = pd.unique(stay_ids[stay_codes[hours < 0]])
+            raise ValueError(
+                f"column {time!r} has {int((hours < 0).sum())} negative times (before the "
+                f"stay's start) in stays {examples(bad)}; times must be >= 0"
+            )
+
+        feature_codes, feature_names = pd.factorize(df[feature], sort=False)
+        feature_codes = feature_codes[observed]
+        feature_names = np.asarray(feature_names, dtype=object)
+        numbers, category_codes, categories, cat_names = _split_values(
+            values, feature_codes, feature_names, categorical
+        )
+        del values
+        finite = np.isfinite(numbers) | (category_codes >= 0)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise ValueError(
+                f"column {value!r} has {len(bad)} infinite values, e.g. feature "
+                f"{as_python(feature_names[feature_codes[bad[0]]])!r} in stay "
+                f"{as_python(stay_ids[stay_codes[bad[0]]])!r}"
+            )
+
+        # one sort by (stay, time, feature, value): events in time order within a stay, ties
+        # in a fixed order, and exact duplicates side by side
+        value_key = np.where(category_codes >= 0, category_codes, numbers)
+        order = np.lexsort((value_key, feature_codes, hours, stay_codes))
+        stay_codes, hours = stay_codes[order], hours[order]
+        feature_codes, category_codes = feature_codes[order], category_codes[order]
+        numbers, value_key = numbers[order], value_key[order]
+        n_duplicates = 0
+        if duplicates != "keep" and len(order) > 1:
+            dup = np.zeros(len(order), dtype=bool)
+            dup[1:] = ((stay_codes[1:] == stay_codes[:-1]) & (hours[1:] == hours[:-1])
+                       & (feature_codes[1:] == feature_codes[:-1])
+                       & (value_key[1:] == value_key[:-1]))
+            n_duplicates = int(dup.sum())
+            if n_duplicates and duplicates == "raise":
+                first = np.flatnonzero(dup)[0]
+                raise ValueError(
+                    f"{n_duplicates} duplicated events, e.g. stay {as_python(stay_ids[stay_codes[first]])!r}"
+                    f" feature {as_python(feature_names[feature_codes[first]])!r} at {hours[first]} h"
+                )
+            if n_duplicates:
+                warnings.warn(f"dropped {n_duplicates} exact duplicate events "
+                              "(pass duplicates='keep' to keep them)", stacklevel=2)
+                keep = ~dup
+                stay_codes, hours, feature_codes = stay_codes[keep], hours[keep], feature_codes[keep]
+                numbers, category_codes = numbers[keep], category_codes[keep]
+        del value_key, order
+
+        counts = np.bincount(stay_codes, minlength=len(stay_ids))
+        offsets = np.zeros(len(stay_ids) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        columns = {
+            "time": hours.astype(np.float64, copy=False),
+            "feature": feature_codes.astype(np.int32),
+            "value": numbers,
+            "category": category_codes.astype(np.int32),
+        }
+        return cls(stay_ids, offsets, columns, feature_names, categories, cat_names,
+                   column_names=names,
+                   info={"n_missing_values": n_missing, "n_duplicates_dropped": n_duplicates})
+
+    # -- back to a table ---------------------------------------------------------------
+    def to_long(self) -> pd.DataFrame:
+        """The events as a long table with the column names given to :meth:`from_long`.
+
+        Numerical values are floats; if any feature is categorical the value column is of
+        object dtype holding both numbers and class labels.
+        """
+        c = self.columns
+        is_cat = c["category"] >= 0
+        if is_cat.any():
+            value = c["value"].astype(object)
+            value[is_cat] = self.categories[c["category"][is_cat]]
+        else:
+            value = c["value"]
+        n = self.column_names
+        return pd.DataFrame({
+            n["stay"]: self.stay_ids[self.row_stay_index()],
+            n["time"]: c["time"],
+            n["feature"]: self.feature_names[c["feature"]],
+            n["value"]: value,
+        })
+
+    def __repr__(self) -> str:
+        return (f"<EventSet: {len(self)} stays, {self.n_rows} events, "
+                f"{len(self.feature_names)} features ({len(self.categorical_features)} "
+                "categorical)>")
+
+
+def _split_values(
+    values: pd.Series,
+    feature_codes: np.ndarray,
+    feature_names: np.ndarray,
+    categorical: Sequence[Any] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
+    """Numbers (NaN for class events), class codes (-1 for numbers), classes, cat. features."""
+    n = len(values)
+    declared = set(categorical) if categorical is not None else set()
+    unknown = declared.difference(feature_names)
+    if unknown and n:
+        warnings.warn(f"categorical features not in the table: {examples(sorted(map(str, unknown)))}",
+                      stacklevel=3)
+    is_declared = np.isin(feature_names, list(declared)) if declared else np.zeros(
+        len(feature_names), dtype=bool)
+
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = values.to_numpy(dtype=np.float64)
+        non_numeric = np.zeros(n, dtype=bool)
+    else:
+        coerced = pd.to_numeric(values, errors="coerce")
+        numbers = coerced.to_numpy(dtype=np.float64)
+        non_numeric = np.isnan(numbers)
+
+    # per feature: how many events are non-numeric
+    bad_per_feature = np.bincount(feature_codes[non_numeric], minlength=len(feature_names))
+    all_per_feature = np.bincount(feature_codes, minlength=len(feature_names))
+    if categorical is None:
+        inferred = (bad_per_feature == all_per_feature) & (all_per_feature > 0)
+        mixed = (bad_per_feature > 0) & ~inferred
+        is_cat_feature = inferred
+    else:
+        mixed = (bad_per_feature > 0) & ~is_declared
+        is_cat_feature = is_declared
+    if mixed.any():
+        f = int(np.flatnonzero(mixed)[0])
+        example = values.to_numpy()[non_numeric & (feature_codes == f)][0]
+        raise ValueError(
+            f"feature {as_python(feature_names[f])!r} is numerical but has {int(bad_per_feature[f])} "
+            f"non-numeric values, e.g. {as_python(example)!r}. Fix the values, or declare it with "
+            f"categorical=[{as_python(feature_names[f])!r}, ...]"
+        )
+
+    is_cat_event = is_cat_feature[feature_codes]
+    category_codes = np.full(n, -1, dtype=np.int64)
+    if is_cat_event.any():
+        # class labels keep their identity: 1 and "1" differ, 1 and 1.0 are one class
+        codes, categories = pd.factorize(values.to_numpy(dtype=object)[is_cat_event], sort=False)
+        category_codes[is_cat_event] = codes
+        numbers = numbers.copy()
+        numbers[is_cat_event] = np.nan
+    else:
+        categories = np.array([], dtype=object)
+    cat_names = tuple(feature_names[is_cat_feature])
+    return numbers, category_codes, np.asarray(categories, dtype=object), cat_names
+
+
+def as_event_set(X: Any) -> EventSet:
+    """``X`` as an :class:`EventSet`: an EventSet as is, a long table (pandas, pyarrow,
+    polars) with the default column names through :meth:`EventSet.from_long`.
+
+    Raises
+    ------
+    TypeError
+        For other per-stay containers, e.g. a ``TokenSet`` (already tokenized).
+    """
+    if isinstance(X, EventSet):
+        return X
+    if isinstance(X, RaggedStays):
+        raise TypeError(f"got a {type(X).__name__}: it is already tokenized; pass events "
+                        "(an EventSet or a long table)")
+    return EventSet.from_long(X)

@@ -1,0 +1,267 @@
+"""The parameter spec of :class:`~medfuse_sk.estimator.MedFuseClassifier`: one entry per parameter.
+
+Each :class:`Param` holds the parameter's default, its scikit-learn constraints (checked at
+``fit`` with ``sklearn.utils._param_validation``), where it goes (``"module"``: the network,
+:class:`~medfuse_sk.model.MedFuseModule` and :class:`~medfuse_sk.embedding.MuFuseEmbedding`;
+``"skorch"``: skorch's own ``NeuralNet`` argument; ``"estimator"``: used by the estimator) and
+its documentation. The estimator's signature and docstring, its ``_parameter_constraints``,
+and the defaults of the network's building blocks (:data:`DEFAULTS`) are all read from
+:data:`PARAMS`, so adding a parameter is adding one entry here.
+
+The choice tuples (:data:`FUSIONS`, :data:`POOLINGS`, ...) live here too, so that the modules
+which validate them on their own (for direct use) and the spec name the same options.
+No torch import here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any
+
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
+
+from .._callbacks import SCHEDULES
+from .._losses import LOSSES
+
+__all__ = ["PARAMS", "DEFAULTS", "Param", "Satisfies", "FUSIONS", "GATES", "ACTIVATIONS",
+           "KERNELS", "POOLINGS", "LOSSES", "SCHEDULES", "constraints", "signature",
+           "docstring"]
+
+FUSIONS = ("mufuse", "add", "concat", "scane")
+GATES = ("sigmoid", "none")
+ACTIVATIONS = ("tanh", "relu")
+KERNELS = ("auto", "torch", "triton")
+POOLINGS = ("mean", "cls", "attention", "mean+attention", "latest", "mean+latest")
+
+
+class Satisfies(Options):
+    """A constraint given by a predicate and the words that describe it.
+
+    scikit-learn's ``make_constraint`` passes ``Options`` instances through unchanged, so
+    this subclass is how a check that is neither a type, a range nor a set of options (a
+    sequence of fusion names, a torch device) joins the same validation and error message.
+    """
+
+    def __init__(self, predicate: Callable[[Any], bool], description: str) -> None:
+        super().__init__(object, set())
+        self.predicate = predicate
+        self.description = description
+
+    def is_satisfied_by(self, val: Any) -> bool:
+        try:
+            return bool(self.predicate(val))
+        except Exception:  # a predicate that cannot judge the value rejects it
+            return False
+
+    def __str__(self) -> str:
+        return self.description
+
+
+def _fusion_sequence(value: Any) -> bool:
+    return (isinstance(value, (list, tuple)) and len(value) > 0
+            and all(isinstance(f, str) and f in FUSIONS for f in value))
+
+
+def _torch_device(value: Any) -> bool:
+    import torch
+
+    torch.device(value)
+    return isinstance(value, (str, torch.device))
+
+
+def _positive_int() -> Interval:
+    return Interval(Integral, 1, None, closed="left")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: default, allowed values, destination, documentation."""
+
+    default: Any
+    constraints: list
+    doc: str
+    to: str = "estimator"
+    kind: str = ""  # the type as the docstring names it
+
+
+_SHARE = Interval(Real, 0, 1, closed="left")
+_REAL = Interval(Real, None, None, closed="neither")
+
+#: Every parameter of ``MedFuseClassifier`` besides ``module`` and skorch's prefixed ones.
+PARAMS: dict[str, Param] = {
+    # -- the network --------------------------------------------------------------------
+    "fusion": Param(
+        "mufuse", [StrOptions(set(FUSIONS)),
+                   Satisfies(_fusion_sequence, f"a non-empty list or tuple of {FUSIONS}")],
+        "How a value meets its feature embedding (SPEC.md fusion variants). A sequence, e.g. "
+        "``(\"mufuse\", \"concat\", \"scane\")``, trains a heterogeneous ensemble in one "
+        "module: one network per fusion (with ``n_models`` left at 1), or ``n_models`` "
+        "networks cycling through them (``n_models`` a multiple of its length).",
+        to="module", kind="{'mufuse', 'add', 'concat', 'scane'} or a sequence of them"),
+    "d_model": Param(64, [_positive_int()], "Token width ``d_f`` and encoder width.",
+                     to="module", kind="int"),
+    "partition_factor": Param(
+        1, [_positive_int()],
+        "MuFuse block size ``k``: ``d_v = d_model / k`` gates, each scaling ``k`` entries; "
+        "``d_model`` must be a multiple of it.", to="module", kind="int"),
+    "gate": Param(
+        "none", [StrOptions(set(GATES))],
+        "Raw affine gates as in the authors' released code, or the paper's sigmoid gate "
+        "(``\"sigmoid\"``, with ``beta_init=0.0`` for the paper's initialisation). These "
+        "defaults are the configuration that trained best on P12 (docs/p12-report.md), not "
+        "the paper's (:data:`medfuse_sk.reproduce.PAPER`).", to="module", kind="{'none', 'sigmoid'}"),
+    "value_hidden": Param(16, [_positive_int()], "Hidden width of the value projector.",
+                          to="module", kind="int"),
+    "activation": Param("tanh", [StrOptions(set(ACTIVATIONS))],
+                        "Non-linearity of the value projector.", to="module",
+                        kind="{'tanh', 'relu'}"),
+    "projector_gain": Param(
+        1.0, [Interval(Real, 0, None, closed="neither")],
+        "Scale of the value projector's initial output weights (see ``MuFuseEmbedding``).",
+        to="module", kind="float > 0"),
+    "beta_init": Param(
+        1.0, [_REAL],
+        "Initial per-feature gate shift ``β`` (SPEC: 0). With raw gates, 1 starts every "
+        "token as its feature embedding.", to="module", kind="float"),
+    "time_encoding": Param(True, ["boolean"], "Add the sinusoidal time encoding to every token.",
+                           to="module", kind="bool"),
+    "kernel": Param("auto", [StrOptions(set(KERNELS))],
+                    "Implementation of the MuFuse embedding: Triton on CUDA when available.",
+                    to="module", kind="{'auto', 'torch', 'triton'}"),
+    "n_layers": Param(1, [_positive_int()], "Transformer encoder layers.", to="module",
+                      kind="int"),
+    "n_heads": Param(4, [_positive_int()],
+                     "Attention heads; ``d_model`` must be a multiple of it.", to="module",
+                     kind="int"),
+    "dim_feedforward": Param(None, [_positive_int(), None],
+                             "Feed-forward width; ``None`` means ``2 · d_model``.", to="module",
+                             kind="int or None"),
+    "dropout": Param(0.1, [_SHARE], "Dropout in the encoder and the head.", to="module",
+                     kind="float in [0, 1)"),
+    "norm_first": Param(False, ["boolean"], "Pre-LayerNorm layers instead of post-LayerNorm.",
+                        to="module", kind="bool"),
+    "pooling": Param(
+        "mean+latest", [StrOptions(set(POOLINGS))],
+        "Summary of a stay's tokens (see :class:`~medfuse_sk.model.MedFuseModule`): mean of "
+        "all observed tokens ⊕ mean of each feature's latest token by default.",
+        to="module", kind="{" + ", ".join(repr(p) for p in POOLINGS) + "}"),
+    "series_summary": Param(
+        True, ["boolean"],
+        "Add the per-feature count / latest value / recency branch "
+        "(see :class:`~medfuse_sk.model.MedFuseModule`).", to="module", kind="bool"),
+    "static_branch": Param(
+        False, ["boolean"],
+        "Add a branch for the static descriptors: features that ``fit`` finds at most once "
+        "per stay, always at its first token (age, sex, unit type ...); their values, class "
+        "indicators and whether they were given join the pooled vector (see "
+        ":class:`~medfuse_sk.model.MedFuseModule`). Their tokens stay in the sequence too.",
+        kind="bool"),
+    # -- loss ---------------------------------------------------------------------------
+    "loss": Param("bce", [StrOptions(set(LOSSES))],
+                  "Binary cross-entropy, or the focal loss of the authors' code (α 0.5, γ 2).",
+                  kind="{'bce', 'focal'}"),
+    "class_weight": Param(
+        None, [StrOptions({"balanced"}), Interval(Real, 0, None, closed="neither"), None],
+        "Weight of positive stays: \"balanced\" uses ``n_negative / n_positive`` of the "
+        "training stays; a float is used as is.", kind="'balanced', float > 0 or None"),
+    # -- optimisation -------------------------------------------------------------------
+    "lr": Param(1e-3, [Interval(Real, 0, None, closed="neither")],
+                "AdamW learning rate (the peak, when a schedule is used).", to="skorch",
+                kind="float > 0"),
+    "lr_schedule": Param("cosine", [StrOptions(set(SCHEDULES))],
+                         "``\"cosine\"`` decays the learning rate per batch to 0 at "
+                         "``max_epochs``.", kind="{'constant', 'cosine'}"),
+    "warmup_epochs": Param(1.0, [Interval(Real, 0, None, closed="left")],
+                           "Linear warm-up of the learning rate over this many epochs.",
+                           kind="float >= 0"),
+    "weight_decay": Param(1e-2, [Interval(Real, 0, None, closed="left")], "AdamW weight decay.",
+                          kind="float >= 0"),
+    "max_epochs": Param(20, [_positive_int()], "Most epochs to train.", to="skorch", kind="int"),
+    "batch_size": Param(64, [_positive_int()],
+                        "Stays per batch; batches group stays of similar length.", to="skorch",
+                        kind="int"),
+    "patience": Param(
+        5, [_positive_int(), None],
+        "Early stopping: epochs without a better validation AUPRC. ``None``: no stopping "
+        "(the best epoch's weights are still kept when there is a validation split). The "
+        "one way to set it (``callbacks__early_stopping__patience`` is refused).",
+        kind="int or None"),
+    "n_models": Param(
+        1, [_positive_int()],
+        "Train this many independently initialised networks side by side (a deep ensemble: "
+        "the loss averages theirs, probabilities are averaged).", kind="int"),
+    "weight_averaging": Param(
+        0.99, [Interval(Real, 0, 1, closed="neither"), None],
+        "Decay of an exponential moving average of the weights (e.g. 0.99); validation, "
+        "early stopping and the final model use the averaged weights.",
+        kind="float in (0, 1) or None"),
+    "token_dropout": Param(
+        0.1, [_SHARE],
+        "Training augmentation: each epoch, every token is left out with this probability "
+        "(a stay keeps at least its last token).", kind="float in [0, 1)"),
+    "valid_size": Param(
+        0.0, [_SHARE],
+        "Share of the training stays held out (stratified) for early stopping when "
+        "``train_split`` is ``\"auto\"``. The default, 0, trains on every stay for "
+        "``max_epochs`` epochs of the schedule (stopping on a small share was noisy: "
+        "docs/p12-report.md, \"Defaults on two cohorts\"). Setting it together with a "
+        "``train_split`` is an error.", kind="float in [0, 1)"),
+    "train_split": Param(
+        "auto", [StrOptions({"auto"}), callable, None],
+        "``\"auto\"``: the ``valid_size`` split; else any skorch split (e.g. "
+        "``skorch.helper.predefined_split``), or None for no validation.", to="skorch",
+        kind="'auto', callable or None"),
+    # -- machinery ----------------------------------------------------------------------
+    "device": Param("cpu", [Satisfies(_torch_device, "a torch device name or torch.device")],
+                    "Where the network runs.", to="skorch", kind="str or torch.device"),
+    "random_state": Param(
+        None, [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
+        "Seeds this estimator's weights, validation split, batch order and dropout without "
+        "touching the process's global RNG. ``None``: a seed drawn from torch's global "
+        "generator (so ``torch.manual_seed`` makes it reproducible).", kind="int or None"),
+    "verbose": Param(1, ["verbose"], "1 prints skorch's epoch table; 0 is silent.",
+                     to="skorch", kind="int"),
+    # -- input --------------------------------------------------------------------------
+    "tokenizer": Param(None, [HasMethods(["fit", "transform"]), None],
+                       "Used when ``fit`` receives events; ``None`` means ``EventTokenizer()``.",
+                       kind="EventTokenizer or None"),
+    "stay": Param("stay_id", [Hashable], "Stay column of a long table.", kind="str"),
+    "time": Param("time", [Hashable], "Time column of a long table.", kind="str"),
+    "feature": Param("feature", [Hashable], "Feature column of a long table.", kind="str"),
+    "value": Param("value", [Hashable], "Value column of a long table.", kind="str"),
+    "categorical": Param(None, ["array-like", None],
+                         "Categorical features of a long table (otherwise inferred, see "
+                         "``EventSet``).", kind="sequence of feature names or None"),
+}
+
+#: Defaults of the network's building blocks (``MedFuseModule``, ``MuFuseEmbedding``).
+DEFAULTS: dict[str, Any] = {name: p.default for name, p in PARAMS.items() if p.to == "module"}
+
+
+def constraints() -> dict[str, list]:
+    """``_parameter_constraints`` for scikit-learn's validation."""
+    return {name: list(p.constraints) for name, p in PARAMS.items()}
+
+
+def signature(first: list[inspect.Parameter]) -> inspect.Signature:
+    """The estimator's ``__init__`` signature: ``first`` then every spec parameter
+    (keyword-only, with its default), then ``**kwargs`` for skorch's prefixed arguments."""
+    keyword = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=p.default)
+               for name, p in PARAMS.items()]
+    rest = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
+    return inspect.Signature([*first, *keyword, rest])
+
+
+def docstring() -> str:
+    """The numpydoc ``Parameters`` entries of the spec, in its order."""
+    lines = []
+    for name, p in PARAMS.items():
+        lines.append(f"    {name} : {p.kind or 'object'}, default {p.default!r}")
+        lines.append(textwrap.fill(p.doc, width=96, initial_indent=" " * 8,
+                                   subsequent_indent=" " * 8, break_on_hyphens=False))
+    return "\n".join(lines)
+

@@ -1,0 +1,225 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from medfuse_sk.cli._main import _parse_setting, build_parser, main
+
+SHARED = Path(__file__).parents[2] / ".." / "shared" / "data" / "physionet2012"
+needs_data = pytest.mark.skipif(not SHARED.exists(), reason="shared P12 data not found")
+
+
+def test_settings_parse_python_literals_and_words():
+    assert _parse_setting("window=None") == ("window", None)
+    assert _parse_setting("lr=3e-4") == ("lr", 3e-4)
+    assert _parse_setting("fusion=add") == ("fusion", "add")
+    with pytest.raises(Exception, match="key=value"):
+        _parse_setting("fusion")
+
+
+def test_parser_knows_both_commands():
+    parser = build_parser()
+    assert parser.parse_args(["demo", "--epochs", "3"]).epochs == 3
+    args = parser.parse_args(["p12", "--eval-split", "val", "--set", "fusion=add"])
+    assert args.eval_split == "val" and args.set == [("fusion", "add")]
+
+
+@needs_data
+def test_p12_on_the_held_back_test_split_names_the_missing_records():
+    with pytest.raises(FileNotFoundError, match="test"):
+        main(["p12", "--data", str(SHARED), "--eval-split", "test", "--quiet"])
+
+
+@pytest.mark.slow
+@needs_data
+def test_p12_val_run_writes_metrics_and_curves(tmp_path):
+    out = tmp_path / "run"
+    main(["p12", "--data", str(SHARED), "--eval-split", "val", "--quiet", "--out", str(out),
+          "--set", "max_epochs=1", "--set", "d_model=16", "--set", "n_heads=2"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("auprc", "auroc", "accuracy"):
+        assert 0 <= metrics[key]["ci_low"] <= metrics[key]["value"] <= metrics[key]["ci_high"] <= 1
+    assert metrics["n_stays"] == 1920 and metrics["config"]["d_model"] == 16
+    assert (out / "curves.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_demo_runs(capsys):
+    main(["demo", "--epochs", "2", "--quiet"])
+    out = capsys.readouterr().out
+    assert "AUPRC" in out and "AUROC" in out
+
+
+# -- fit / predict / evaluate on the packaged sample, end to end ----------------------------
+FIT_SETTINGS = ["--set", "max_epochs=2", "--set", "d_model=16", "--set", "n_heads=2",
+                "--set", "window=4.0", "--set", "max_tokens=60"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """The sample written as a user would have it: train events CSV, held-out events parquet."""
+    from medfuse_sk.datasets import load_sample
+
+    root = tmp_path_factory.mktemp("user_data")
+    train, test = load_sample("train"), load_sample("test")
+    train_ids, test_ids = train.stay_ids[:200], test.stay_ids[:120]
+    events = train.events[train.events["stay_id"].isin(train_ids)].rename(
+        columns={"stay_id": "icustay", "feature": "variable"})
+    events["feature_type"] = "x"  # an extra column is ignored
+    events.to_csv(root / "events.csv.gz", index=False)
+    held_out = test.events[test.events["stay_id"].isin(test_ids)].rename(
+        columns={"stay_id": "icustay", "feature": "variable"})
+    held_out.to_parquet(root / "held_out.parquet")
+    for name, labels, ids in (("labels.csv", train.labels, train_ids),
+                              ("held_out_labels.csv", test.labels, test_ids)):
+        labels.loc[ids].rename_axis("icustay").rename("died").reset_index().to_csv(
+            root / name, index=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def fitted_dir(files, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "model"
+    main(["fit", str(files / "events.csv.gz"), str(files / "labels.csv"), "--out", str(out),
+          "--stay", "icustay", "--feature", "variable", "--categorical", "Gender", "ICUType",
+          *FIT_SETTINGS])
+    return out
+
+
+def test_fit_writes_a_model_folder_and_shows_progress(fitted_dir, capsys):
+    config = json.loads((fitted_dir / "model.json").read_text())
+    params = config["model"]["params"]
+    assert params["max_epochs"] == 2 and params["stay"] == "icustay"
+    assert params["categorical"] == ["Gender", "ICUType"]
+    assert config["model"]["fitted"]["tokenizer_"]["__estimator__"]["params"]["window"] == 4.0
+    assert len(config["history"][""]) == 2
+
+
+def test_fit_prints_the_epoch_table_and_progress_lines(files, tmp_path, capsys):
+    main(["fit", str(files / "events.csv.gz"), str(files / "labels.csv"), "--out",
+          str(tmp_path / "m"), "--stay", "icustay", "--feature", "variable",
+          "--set", "max_epochs=1", "--set", "d_model=8", "--set", "n_heads=1",
+          "--set", "valid_size=0.1"])
+    captured = capsys.readouterr()
+    assert "train_loss" in captured.out and "valid_auprc" in captured.out
+    assert "[medfuse fit] " in captured.err and "200 labelled stays" in captured.err
+    assert "wrote" in captured.err
+
+
+def test_predict_writes_the_risks_the_saved_model_gives(files, fitted_dir, tmp_path):
+    from medfuse_sk import EventSet
+    from medfuse_sk.io import load_model
+
+    risk_file = tmp_path / "risk.csv"
+    main(["predict", str(fitted_dir), str(files / "held_out.parquet"), "--out", str(risk_file),
+          "--quiet"])
+    risk = pd.read_csv(risk_file)
+    assert risk.columns.tolist() == ["icustay", "risk"]
+    # independently: the saved model on the same stays, built by hand
+    events = pd.read_parquet(files / "held_out.parquet")
+    X = EventSet.from_long(events, stay="icustay", feature="variable",
+                           categorical=["Gender", "ICUType"])
+    expected = load_model(fitted_dir).predict_risk(X)
+    np.testing.assert_array_equal(risk["icustay"], expected.index)
+    np.testing.assert_allclose(risk["risk"], expected.to_numpy(), rtol=1e-6)
+    assert risk["risk"].between(0, 1).all() and risk["risk"].std() > 0
+
+
+def test_evaluate_reports_intervals_and_writes_curves(files, fitted_dir, tmp_path, capsys):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    out = tmp_path / "evaluation"
+    main(["evaluate", str(fitted_dir), str(files / "held_out.parquet"),
+          str(files / "held_out_labels.csv"), "--out", str(out), "--n-bootstrap", "200", "--quiet"])
+    printed = capsys.readouterr().out
+    assert "AUPRC" in printed and "95% CI" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    predictions = pd.read_csv(out / "predictions.csv")
+    labels = pd.read_csv(files / "held_out_labels.csv").set_index("icustay")["died"]
+    y = labels.loc[predictions["stay_id"]].to_numpy()
+    assert metrics["n_stays"] == 120 and metrics["n_bootstrap"] == 200
+    assert metrics["auprc"]["value"] == pytest.approx(average_precision_score(y, predictions["proba"]))
+    assert metrics["auroc"]["value"] == pytest.approx(roc_auc_score(y, predictions["proba"]))
+    assert metrics["auprc"]["ci_low"] < metrics["auprc"]["value"] < metrics["auprc"]["ci_high"]
+    assert (out / "curves.png").stat().st_size > 10_000
+
+
+def test_config_file_then_set_options(files, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"max_epochs": 3, "d_model": 8, "n_heads": 1, "window": 6.0,
+                                  "fusion": "add"}))
+    out = tmp_path / "m"
+    main(["fit", str(files / "events.csv.gz"), str(files / "labels.csv"), "--out", str(out),
+          "--stay", "icustay", "--feature", "variable", "--config", str(config),
+          "--set", "max_epochs=1", "--quiet"])
+    saved = json.loads((out / "model.json").read_text())["model"]
+    assert saved["params"]["max_epochs"] == 1 and saved["params"]["fusion"] == "add"
+    assert saved["params"]["tokenizer"]["__estimator__"]["params"]["window"] == 6.0
+
+
+def _error(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_errors_name_the_file_and_the_column(files, fitted_dir, tmp_path, capsys):
+    events, labels = str(files / "events.csv.gz"), str(files / "labels.csv")
+    out = str(tmp_path / "m")
+    err = _error(["fit", events, labels, "--out", out, "--stay", "icustay"], capsys)
+    assert f"events file {events}: no column 'feature' (the feature column, set with --feature)" in err
+    err = _error(["fit", events, labels, "--out", out], capsys)
+    assert f"labels file {labels}: no column 'stay_id'" in err
+    err = _error(["fit", str(tmp_path / "nope.csv"), labels, "--out", out, "--stay", "icustay"],
+                 capsys)
+    assert "nope.csv: not found" in err
+    err = _error(["fit", events, labels, "--out", out, "--stay", "icustay", "--feature",
+                  "variable", "--set", "windw=2"], capsys)
+    assert "--set: unknown parameter 'windw'" in err
+
+    bad_labels = tmp_path / "bad_labels.csv"
+    table = pd.read_csv(labels)
+    table.loc[3, "died"] = 7
+    table.assign(extra=1).to_csv(bad_labels, index=False)
+    err = _error(["fit", events, str(bad_labels), "--out", out, "--stay", "icustay"], capsys)
+    assert "name the label column with --label" in err
+    err = _error(["fit", events, str(bad_labels), "--out", out, "--stay", "icustay",
+                  "--label", "died"], capsys)
+    assert f"labels file {bad_labels}: column 'died' must hold 0/1" in err and "[7]" in err
+
+    bad_time = tmp_path / "bad_time.csv"
+    pd.read_csv(events).assign(time="soon").to_csv(bad_time, index=False)
+    err = _error(["fit", str(bad_time), labels, "--out", out, "--stay", "icustay", "--feature",
+                  "variable"], capsys)
+    assert f"events file {bad_time}: column 'time' (--time) must hold hours or datetimes" in err
+
+    err = _error(["predict", str(tmp_path), events, "--out", str(tmp_path / "r.csv")], capsys)
+    assert "model.json: missing" in err
+    err = _error(["fit", events, labels, "--out", out, "--stay", "icustay", "--feature",
+                  "variable", "--set", "max_epochs=0"], capsys)
+    assert "max_epochs" in err
+
+
+def test_csv_datetimes_become_hours_since_each_stays_first_event(tmp_path):
+    from medfuse_sk.cli._main import read_events
+
+    path = tmp_path / "events.csv"
+    pd.DataFrame({"stay_id": [1, 1, 2, 2], "time": ["2024-01-01 08:00", "2024-01-01 09:30",
+                                                   "2024-02-03 00:00", "2024-02-04 00:00"],
+                  "feature": ["HR", "HR", "HR", "Temp"], "value": [80, 90, 70, 37.0]}).to_csv(
+        path, index=False)
+    X = read_events(str(path), {"stay": "stay_id", "time": "time", "feature": "feature",
+                                "value": "value"})
+    np.testing.assert_allclose(X.columns["time"], [0.0, 1.5, 0.0, 24.0])
+
+
+def test_progress_bar_during_training_is_not_saved(files, tmp_path, capsys):
+    out = tmp_path / "m"
+    main(["fit", str(files / "events.csv.gz"), str(files / "labels.csv"), "--out", str(out),
+          "--stay", "icustay", "--feature", "variable", "--set", "max_epochs=1",
+          "--set", "d_model=8", "--set", "n_heads=1", "--progress"])
+    assert "it/s" in capsys.readouterr().err  # tqdm's bar over the epoch's batches
+    assert json.loads((out / "model.json").read_text())["model"]["params"]["callbacks"] is None

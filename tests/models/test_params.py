@@ -1,0 +1,183 @@
+"""One parameter spec: every parameter validated at fit, defaults shared with the building
+blocks, the recommended / paper configurations written as differences from it."""
+
+import inspect
+
+import numpy as np
+import pytest
+import torch
+from sklearn.utils._param_validation import (
+    InvalidParameterError,
+    generate_invalid_param_val,
+    make_constraint,
+)
+from skorch.helper import predefined_split
+from synthetic import u_shaped_task
+
+from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
+from medfuse_sk.models import DEFAULTS, PARAMS, MedFuseModule, MuFuseEmbedding, TokenDataset
+from medfuse_sk.recipes import PAPER, RECOMMENDED
+
+TINY = dict(d_model=16, n_heads=2, n_layers=1, partition_factor=4, max_epochs=1, verbose=0)
+
+#: A bad value for every parameter; where scikit-learn can generate one from a constraint,
+#: those are tried too. The issue's list of values a new user tried comes first.
+BAD = {
+    "n_models": [0, -3, 2.5],
+    "token_dropout": [1.5, -0.1, 1.0],
+    "d_model": [0, 16.0],
+    "n_heads": [0],
+    "max_epochs": [0],
+    "batch_size": [0],
+    "lr": [-1e-3, 0.0],
+    "fusion": ["mul", (), ("mufuse", "mul"), "MuFuse"],
+    "partition_factor": [0],
+    "gate": ["relu"],
+    "value_hidden": [0],
+    "activation": ["gelu"],
+    "projector_gain": [0.0, -1.0],
+    "beta_init": [float("nan"), "1"],
+    "time_encoding": ["yes"],
+    "kernel": ["cuda"],
+    "n_layers": [0],
+    "dim_feedforward": [0],
+    "dropout": [1.0, -0.5],
+    "norm_first": [1.5],
+    "pooling": ["max"],
+    "series_summary": ["no"],
+    "static_branch": ["yes", 2],
+    "loss": ["mse"],
+    "class_weight": ["auto", -2.0, 0.0],
+    "lr_schedule": ["linear"],
+    "warmup_epochs": [-1.0],
+    "weight_decay": [-0.1],
+    "patience": [0, 2.5],
+    "weight_averaging": [1.0, 0.0, 1.5],
+    "valid_size": [1.0, -0.2],
+    "train_split": ["val", 0.2],
+    "device": ["gpu", 3],
+    "random_state": [-1, 2**32, 1.5],
+    "verbose": [-1],
+    "tokenizer": ["window=2"],
+    "stay": [["stay_id"]],
+    "time": [["t"]],
+    "feature": [{}],
+    "value": [[]],
+    "categorical": ["Gender"],
+    "module": ["MedFuseModule"],
+    "criterion": ["bce"],
+    "optimizer": ["adam"],
+}
+
+
+@pytest.fixture(scope="module")
+def task():
+    return u_shaped_task(n_stays=40, seed=0)
+
+
+def _cases():
+    constraints = MedFuseClassifier._parameter_constraints
+    for name, options in constraints.items():
+        values = list(BAD.get(name, []))
+        for constraint in map(make_constraint, options):
+            try:
+                value = generate_invalid_param_val(constraint)
+            except NotImplementedError:
+                continue
+            if not any(make_constraint(c).is_satisfied_by(value) for c in options):
+                values.append(value)
+        for value in values:
+            yield pytest.param(name, value, id=f"{name}={value!r}")
+
+
+def test_every_parameter_has_a_constraint_and_a_bad_value():
+    constraints = MedFuseClassifier._parameter_constraints
+    signature = inspect.signature(MedFuseClassifier).parameters
+    named = [n for n, p in signature.items() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    assert set(constraints) == set(named)
+    assert set(BAD) == set(constraints), "add a bad value for each new parameter to BAD"
+
+
+@pytest.mark.parametrize("name, value", list(_cases()))
+def test_a_bad_value_is_an_error_naming_parameter_value_and_allowed(task, name, value):
+    events, labels = task
+    clf = MedFuseClassifier(**{**TINY, name: value})
+    with pytest.raises(InvalidParameterError) as info:
+        clf.fit(events, labels)
+    message = str(info.value)
+    assert f"The {name!r} parameter of MedFuseClassifier must be" in message
+    assert f"Got {value!r} instead" in message
+    assert not hasattr(clf, "module_")  # refused before any work
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(d_model=30, n_heads=4), "d_model=30 must be a multiple of n_heads=4"),
+    (dict(d_model=16, n_heads=2, partition_factor=3), "multiple of partition_factor=3"),
+    (dict(fusion=("mufuse", "add"), n_models=3), "n_models=3 must be 1"),
+    (dict(callbacks__early_stopping__patience=3), "patience="),
+])
+def test_parameters_that_must_agree(task, settings, message):
+    events, labels = task
+    with pytest.raises(InvalidParameterError, match=message):
+        MedFuseClassifier(**{**TINY, **settings}).fit(events, labels)
+
+
+def test_valid_size_with_a_train_split_is_an_error(task):
+    events, labels = task
+    X = EventSet.from_long(events)
+    tokens = EventTokenizer().fit_transform(X)
+    split = predefined_split(TokenDataset(tokens, labels.loc[X.stay_ids].to_numpy()))
+    clf = MedFuseClassifier(**{**TINY, "train_split": split, "valid_size": 0.2})
+    with pytest.raises(InvalidParameterError, match="valid_size=0.2 has no effect"):
+        clf.fit(tokens, labels.loc[X.stay_ids])
+    # the default valid_size with a train_split is fine, and the split is used
+    clf = MedFuseClassifier(**{**TINY, "train_split": split}).fit(tokens, labels.loc[X.stay_ids])
+    assert "valid_auprc" in clf.history[-1]
+
+
+def test_good_values_of_every_kind_are_accepted(task):
+    events, labels = task
+    for settings in (dict(fusion=["mufuse", "scane"]), dict(fusion=("add", "concat"), n_models=4),
+                     dict(class_weight=2.0, random_state=np.int64(3), device=torch.device("cpu")),
+                     dict(categorical=("K",), patience=None, dim_feedforward=8, verbose=False)):
+        MedFuseClassifier(**{**TINY, **settings}).fit(events, labels)
+
+
+def test_the_module_built_directly_is_the_estimators_model():
+    """Same defaults: a MedFuseModule built with only the vocabulary sizes is, weight for
+    weight, the network the estimator builds with its defaults."""
+    clf = MedFuseClassifier(verbose=0)
+    clf.feature_names_, clf.n_categories_ = np.array(["<empty>", "K", "Na", "HR"]), 1
+    torch.manual_seed(0)
+    from_estimator = clf.initialize().module_
+    torch.manual_seed(0)
+    direct = MedFuseModule(n_features=4, n_categories=1)
+    assert repr(direct) == repr(from_estimator)
+    for (name, a), (_, b) in zip(direct.state_dict().items(),
+                                 from_estimator.state_dict().items(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+    embedding = MuFuseEmbedding(4, 1, DEFAULTS["d_model"])
+    for name in ("gate", "fusion", "partition_factor", "activation", "kernel"):
+        assert getattr(embedding, name) == PARAMS[name].default
+    assert torch.all(embedding.beta == PARAMS["beta_init"].default)
+
+
+@pytest.mark.parametrize("config", [RECOMMENDED, PAPER], ids=["RECOMMENDED", "PAPER"])
+def test_configurations_are_differences_from_the_defaults(config):
+    tokenizer = EventTokenizer().get_params()
+    defaults = {**{n: p.default for n, p in PARAMS.items()}, **tokenizer, "combine": None,
+                "n_jobs": 1}  # the ensemble keys (reproduce.ENSEMBLE_KEYS) and their defaults
+    assert set(config) <= set(defaults), set(config) - set(defaults)
+    assert all(defaults[k] != v for k, v in config.items()), \
+        [k for k, v in config.items() if defaults[k] == v]
+
+
+def test_signature_and_docstring_come_from_the_spec():
+    signature = inspect.signature(MedFuseClassifier).parameters
+    for name, p in PARAMS.items():
+        assert signature[name].default == p.default or (p.default is None
+                                                        and signature[name].default is None)
+        assert f"    {name} : " in MedFuseClassifier.__doc__
+    clf = MedFuseClassifier(n_models=2)
+    assert clf.n_models == 2 and clf.d_model == PARAMS["d_model"].default
+    assert clf.get_params()["lr"] == PARAMS["lr"].default  # skorch's own, from the spec too
