@@ -38,11 +38,10 @@ FEATURES = ("K", "Na", "Lactate")
 
 
 def _events(split: str, data: str):
-    from medfuse_sk import EventSet
     from medfuse_sk.datasets import load_physionet2012
 
     d = load_physionet2012(data, split=split, progress=False)
-    return EventSet.from_long(d.events, categorical=d.categorical, stays=d.stay_ids), d
+    return d.to_event_set(), d
 
 
 def train(args) -> None:
@@ -216,12 +215,9 @@ def steps(args) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*horizon.*")
         if args.model:
-            from medfuse_sk import EventSet
             from medfuse_sk.datasets import load_sample
 
-            model, held_out = _load(args.model), load_sample("test")
-            X = EventSet.from_long(held_out.events, categorical=held_out.categorical,
-                                   stays=held_out.stay_ids)
+            model, X = _load(args.model), load_sample("test").to_event_set()
         else:
             model, X = _sample_model(args.epochs, 0)
     X = X.take(np.arange(args.stays))

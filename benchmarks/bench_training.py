@@ -46,11 +46,11 @@ CONFIG = {"d_model": 64, "partition_factor": 4, "n_layers": 2, "n_heads": 4,
 
 
 def _tokens(data_dir):
-    from medfuse_sk import EventSet, EventTokenizer
+    from medfuse_sk import EventTokenizer
     from medfuse_sk.datasets import load_physionet2012
 
     data = load_physionet2012(data_dir, split="train", progress=False)
-    events = EventSet.from_long(data.events, categorical=data.categorical, stays=data.stay_ids)
+    events = data.to_event_set()
     labels = data.labels.loc[events.stay_ids].to_numpy()
     del data
     with warnings.catch_warnings():

@@ -20,15 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from medfuse_sk.datasets.physionet2012._loader._loader import (
+from sklearn.model_selection import train_test_split
+
+from medfuse_sk.datasets import load_physionet2012
+from medfuse_sk.datasets.physionet2012._loader import (
     _SAMPLE_DIR,
     _SAMPLE_EVENTS,
     _SAMPLE_LABELS,
     _listfile,
 )
-from sklearn.model_selection import train_test_split
-
-from medfuse_sk.datasets import load_physionet2012
 
 SIZES = {"train": ("train", 1000), "test": ("val", 500)}
 SEED = 0

@@ -29,7 +29,7 @@ OUT = Path("benchmarks/results/p12")
 os.environ.setdefault("MEDFUSE_P12_DIR", str(Path("..") / "shared" / "data" / "physionet2012"))
 
 #: row name → settings passed to ``medfuse p12 --set`` on top of the recommended configuration
-#: (``medfuse_sk.recipes._p12.RECOMMENDED``) or a baseline name.
+#: (``medfuse_sk.recipes.RECOMMENDED``) or a baseline name.
 #:
 #: The first round's rows change one thing of that round's recommended model, a 3-network
 #: MuFuse ensemble (``ROUND1``); ``SINGLE`` makes it one network. The second round's rows
@@ -139,7 +139,7 @@ def run_row(name: str, seed: int, out: Path, extra: dict) -> None:
                "--out", str(target)]
     else:
         settings = {**spec, **extra}
-        cmd = [sys.executable, "-m", "medfuse_sk.cli._main", "p12", "--eval-split", "val", "--quiet",
+        cmd = [sys.executable, "-m", "medfuse_sk.cli", "p12", "--eval-split", "val", "--quiet",
                "--seed", str(seed), "--out", str(target)]
         for key, value in settings.items():
             cmd += ["--set", f"{key}={value!r}"]
@@ -151,7 +151,6 @@ def run_row(name: str, seed: int, out: Path, extra: dict) -> None:
 
 def baseline(model: str, seed: int, out: Path) -> None:
     """Fit a tree baseline on train (early stopping on 10 % of train), score val."""
-    from medfuse_sk import EventSet
     from medfuse_sk.datasets import load_physionet2012
     from medfuse_sk.evaluation._evaluate import evaluate, machine_info
     from medfuse_sk.models import make_random_forest, make_xgboost
@@ -159,8 +158,7 @@ def baseline(model: str, seed: int, out: Path) -> None:
     started = time.perf_counter()
     train = load_physionet2012(split="train", progress=False)
     val = load_physionet2012(split="val", progress=False)
-    X = EventSet.from_long(train.events, categorical=train.categorical, stays=train.stay_ids)
-    X_val = EventSet.from_long(val.events, categorical=val.categorical, stays=val.stay_ids)
+    X, X_val = train.to_event_set(), val.to_event_set()
     y, y_val = train.labels.loc[X.stay_ids].to_numpy(), val.labels.loc[X_val.stay_ids].to_numpy()
     fit_start = time.perf_counter()
     if model == "grud":
@@ -184,7 +182,7 @@ def baseline(model: str, seed: int, out: Path) -> None:
 
 
 def _fit_grud(X, y, seed):
-    """The library's GRU-D with P12's grid (``medfuse_sk.recipes._p12.P12_GRUD``): 37 series
+    """The library's GRU-D with P12's grid (``medfuse_sk.recipes.P12_GRUD``): 37 series
     and 7 static channels (Age, Height, Gender, 4 ICU types) on 48 hourly steps, z-scored with
     train statistics; hidden 128, batch 64, Adam 1e-3, at most 20 epochs, early stopping
     (patience 5) on the validation loss of 10 % of train."""
@@ -397,8 +395,8 @@ def main() -> None:
     p_sum.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if args.command == "run":
-        from medfuse_sk.cli._main import _parse_setting
-        extra = dict(_parse_setting(s) for s in args.set)
+        from medfuse_sk.cli import parse_setting
+        extra = dict(parse_setting(s) for s in args.set)
         for seed in args.seeds:
             for name in args.rows:
                 run_row(name, seed, args.out, extra)

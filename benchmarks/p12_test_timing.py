@@ -1,7 +1,7 @@
 """How long ``medfuse p12 --eval-split test`` takes, without the held-back test records.
 
 The test command fits on train + val (9,600 stays) and scores the 2,400 test stays. This runs
-the very same code (``medfuse_sk.recipes._p12.run_p12`` with ``eval_split="test"``) with the
+the very same code (``medfuse_sk.recipes.run_p12`` with ``eval_split="test"``) with the
 loader's ``"test"`` answered by 2,400 stays of train + val instead: the fitting work is the
 test command's exactly and the scoring work is the same size. Its scores mean nothing (those
 stays were fitted on) and are not written; the timings and peak memory are.
@@ -31,10 +31,10 @@ def main() -> None:
 
     import numpy as np
     import torch
-    from medfuse_sk.datasets.physionet2012._loader._loader import _listfile
 
     import medfuse_sk.datasets as datasets
-    from medfuse_sk.cli._main import _parse_setting
+    from medfuse_sk.cli import parse_setting
+    from medfuse_sk.datasets.physionet2012._loader import _listfile
     from medfuse_sk.recipes import run_p12
     from medfuse_sk.utils import keep_freed_memory_for_reuse
 
@@ -48,8 +48,12 @@ def main() -> None:
         stays = np.random.default_rng(0).choice(pool, 2400, replace=False)
         return real_loader(data_dir, split=["train", "val"], stay_ids=stays, **kwargs)
 
+    # the recipe finds the loader by name or through the cohort registry: answer both
     datasets.load_physionet2012 = stand_in
-    config = dict(_parse_setting(s) for s in args.set)
+    spec = datasets.get_cohort("p12")
+    datasets.register_cohort("p12", stand_in, task=spec.task, splits=spec.splits,
+                             description=spec.description, replace=True)
+    config = dict(parse_setting(s) for s in args.set)
     started = time.perf_counter()
     result = run_p12(eval_split="test", config=config, seed=args.seed, verbose=0,
                      n_bootstrap=10)

@@ -8,7 +8,7 @@ already done are skipped, so the command resumes where it stopped.
         p19_pretrain p19_pretrained --seeds 0 1 2
     python benchmarks/transfer_report.py summarize      # markdown table + summary.json
 
-Task (``medfuse_sk.data._tasks.make_window_task``): the events of a stay's first 24 ICU hours
+Task (the cohort ``p19`` of ``medfuse_sk.datasets.load_cohort``): the events of a stay's first 24 ICU hours
 (``t < 24``); label 1 when the first ``SepsisLabel = 1`` hour falls in ``[24, 72)`` (a 48-hour
 horizon); stays labelled within the first 24 h, and stays whose record ends before 24 h, are
 excluded (counts in ``task.json``). Splits: the fixed split of set A shipped with the package.
@@ -36,7 +36,6 @@ import resource
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -84,48 +83,51 @@ P12_DIR = Path(os.environ.get("MEDFUSE_P12_DIR", Path("..") / "shared" / "data" 
 # --------------------------------------------------------------------------------------------
 
 
+def stratified_subsample(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Sorted positions of a fixed subsample of about ``n`` of the stays labelled ``y``, each
+    class in its share (the CPU budget's training stays)."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in (0, 1):
+        pool = np.flatnonzero(y == label)
+        k = int(round(n * len(pool) / len(y)))
+        chosen.append(rng.choice(pool, size=k, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
 def p19_data() -> dict:
     """The task's EventSets (cached): train subsample, val, test, and the pre-training set."""
     path = CACHE / "p19_task.pkl"
     if path.exists():
         with open(path, "rb") as handle:
             return pickle.load(handle)
-    from medfuse_sk.datasets.physionet2019._loader._loader import _split_table
-
     from medfuse_sk.data import make_window_task
-    from medfuse_sk.datasets import load_physionet2019
+    from medfuse_sk.datasets import load_cohort, load_physionet2019
+    from medfuse_sk.datasets.physionet2019 import WINDOW
 
-    data = load_physionet2019(P19_DIR, progress=False)
-    split = _split_table().reindex(data.stay_ids).to_numpy()
-    categorical = list(data.categorical)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        task = make_window_task(data.events, data.onset, window=WINDOW, horizon=HORIZON,
-                                stay_end=data.end)
-        unlabelled = make_window_task(data.events, pd.Series(np.nan, index=data.onset.index),
-                                      window=WINDOW, warn=False)
-    X_all = task.to_event_set(categorical=categorical)
-    where = pd.Series(split, index=data.stay_ids)
-    task_split = where.reindex(task.stay_ids).to_numpy()
-    y = task.labels.to_numpy()
-    rng = np.random.default_rng(0)
+    cohort = load_cohort("p19", split="all", data_dir=P19_DIR, progress=False)
+    X_all = cohort.to_event_set()
+    task_split = cohort.stay_split.to_numpy()
+    y = cohort.labels.to_numpy()
     train = np.flatnonzero(task_split == "train")
-    chosen = []
-    for label in (0, 1):
-        pool = train[y[train] == label]
-        k = int(round(N_TRAIN * len(pool) / len(train)))
-        chosen.append(rng.choice(pool, size=k, replace=False))
-    train_sub = np.sort(np.concatenate(chosen))
-    pre_ids = data.stay_ids[split == "train"]
-    X_pre = unlabelled.to_event_set(categorical=categorical)
-    X_pre = X_pre[np.flatnonzero(np.isin(X_pre.stay_ids, pre_ids))]
+    train_sub = train[stratified_subsample(y[train], N_TRAIN)]
+    # pre-training: the first 24 h of every train-split stay, the task's exclusions included
+    # (built over all stays, then cut, so the features keep the order they have always had)
+    data = load_physionet2019(P19_DIR, split="all", progress=False)
+    unlabelled = make_window_task(data.events, pd.Series(np.nan, index=data.onset.index),
+                                  window=WINDOW, warn=False)
+    X_pre = unlabelled.to_event_set(categorical=data.categorical)
+    in_train = data.stay_ids[data.stay_split.to_numpy() == "train"]
+    X_pre = X_pre[np.flatnonzero(np.isin(X_pre.stay_ids, in_train))]
     out = {
         "train": (X_all[train_sub], y[train_sub]),
         "train_full": (X_all[train], y[train]),
         "val": (X_all[np.flatnonzero(task_split == "val")], y[task_split == "val"]),
         "test": (X_all[np.flatnonzero(task_split == "test")], y[task_split == "test"]),
         "pretrain": X_pre,
-        "task_report": task.report,
+        # the window task's own counts (task.json)
+        "task_report": {k: v for k, v in cohort.report.items()
+                        if k not in ("cohort", "task", "excluded_stays", "loader")},
     }
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as handle:
@@ -139,21 +141,14 @@ def p12_data() -> dict:
     if path.exists():
         with open(path, "rb") as handle:
             return pickle.load(handle)
-    from medfuse_sk import EventSet
-    from medfuse_sk.datasets import load_physionet2012
+    from medfuse_sk.datasets import load_cohort
 
     out = {}
     for split in ("train", "val"):
-        data = load_physionet2012(P12_DIR, split=split, progress=False)
-        X = EventSet.from_long(data.events, categorical=list(data.categorical),
-                               stays=data.stay_ids)
-        out[split] = (X, data.labels.to_numpy())
+        data = load_cohort("p12", split=split, data_dir=P12_DIR, progress=False)
+        out[split] = (data.to_event_set(), data.labels.to_numpy())
     X, y = out["train"]
-    rng = np.random.default_rng(0)
-    chosen = [rng.choice(np.flatnonzero(y == label),
-                         size=int(round(P12_TRAIN * np.mean(y == label))), replace=False)
-              for label in (0, 1)]
-    sub = np.sort(np.concatenate(chosen))
+    sub = stratified_subsample(y, P12_TRAIN)
     out["pretrain"] = X
     out["train"] = (X[sub], y[sub])
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,8 @@
-"""Data-parallel training: one MedFuseClassifier fit spread over N processes (torch DDP).
+"""Data-parallel training: one network fit spread over N processes (torch DDP).
+
+:class:`DataParallelMixin` gives any skorch network model of the library data-parallel
+training; :class:`DistributedMedFuseClassifier` is MedFuse with it (registered as
+``medfuse_distributed``).
 
 Launch one process per device with ``torchrun`` (or ``accelerate launch``, which sets the same
 environment); every process runs the same script on the same data::
@@ -16,7 +20,7 @@ the fit follows the single-process fit (same steps, learning-rate schedule and e
 to floating-point summation order, and finishes in about 1/N of the time when the devices are
 busy. Validation and prediction are not split: every process scores the whole validation set
 (identical results, so early stopping stops every process at the same epoch). Only rank 0
-prints the epoch table; :func:`~medfuse_sk.persistence.save_model` writes only on rank 0.
+prints the epoch table; :func:`~medfuse_sk.io.save_model` writes only on rank 0.
 
 Differences from a single-process fit: dropout and token dropout draw their masks per process
 (same distribution, other masks); a batch with fewer stays than processes (the remainder of a
@@ -34,10 +38,10 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from .models import MedFuseClassifier
+from .models import BinaryLoss, MedFuseClassifier, MedFuseEnsemble, MedFuseModule, register_model
 
-__all__ = ["DistributedMedFuseClassifier", "init_from_environment", "is_main_process",
-           "shard_batches"]
+__all__ = ["DataParallelMixin", "DistributedMedFuseClassifier", "init_from_environment",
+           "is_main_process", "shard_batches"]
 
 _LOADER_KEYS = ("num_workers", "pin_memory", "timeout", "worker_init_fn", "multiprocessing_context",
                 "generator", "prefetch_factor", "persistent_workers", "pin_memory_device")
@@ -110,21 +114,27 @@ def shard_batches(batches: list[list[int]], rank: int, world_size: int) -> list[
     return [batch[rank::world_size] for batch in merged]
 
 
-class DistributedMedFuseClassifier(MedFuseClassifier):
-    """:class:`MedFuseClassifier` that trains data-parallel when launched in several processes.
+class DataParallelMixin:
+    """Data-parallel training for a skorch network model, when launched in several processes.
 
-    Same parameters and behaviour as :class:`MedFuseClassifier`; in a single process it *is*
-    one. When a launcher started several processes (``WORLD_SIZE`` > 1) ``fit`` joins their
-    process group (gloo on CPU, NCCL on CUDA, one GPU per ``LOCAL_RANK``), and each process
-    trains on its share of every batch with gradients averaged (see the module docstring).
+    Put it first among the bases: ``class DistributedX(DataParallelMixin, XClassifier)``. In a
+    single process the model is unchanged. When a launcher started several processes
+    (``WORLD_SIZE`` > 1) ``fit`` joins their process group (gloo on CPU, NCCL on CUDA, one GPU
+    per ``LOCAL_RANK``), and each process trains on its share of every batch with gradients
+    averaged (see the module docstring).
+
+    What the model must offer (as :class:`~medfuse_sk.MedFuseClassifier` does): skorch's
+    ``NeuralNet`` training loop, a training ``DataLoader`` with a ``batch_sampler`` (its
+    batches are shared out), a ``random_state`` and a ``device``; batches that are dicts may
+    carry ``"sample_weight"``.
 
     ``random_state`` must be an integer in a multi-process run: every process must draw the
     same validation split. All processes must be given the same stays and labels (checked).
-    A fitted model is an ordinary single-process model: it predicts, pickles and saves as a
-    :class:`MedFuseClassifier` does.
+    A fitted model is an ordinary single-process model: it predicts, pickles and saves as the
+    model without the mixin does.
     """
 
-    def fit(self, X: Any, y: Any, **fit_params) -> DistributedMedFuseClassifier:
+    def fit(self, X: Any, y: Any, **fit_params):
         if init_from_environment(self.device):
             world = dist.get_world_size()
             if not isinstance(self.random_state, (int, np.integer)):
@@ -221,6 +231,20 @@ class DistributedMedFuseClassifier(MedFuseClassifier):
         state = super().__getstate__()
         state.pop("_ddp", None)
         return state
+
+
+class DistributedMedFuseClassifier(DataParallelMixin, MedFuseClassifier):
+    """:class:`MedFuseClassifier` that trains data-parallel when launched in several processes.
+
+    Same parameters and behaviour as :class:`MedFuseClassifier`; in a single process it *is*
+    one. See :class:`DataParallelMixin` and the module docstring.
+    """
+
+
+register_model("medfuse_distributed", DistributedMedFuseClassifier,
+               parameter_classes=(MedFuseModule, MedFuseEnsemble, BinaryLoss),
+               description="MedFuse trained data-parallel when launched in several processes "
+                           "(torchrun); a plain MedFuse fit in one")
 
 
 def _silent(*_: Any, **__: Any) -> None:

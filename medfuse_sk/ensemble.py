@@ -43,29 +43,25 @@ def default_members(
     fusions : sequence of fusion names
         One network per fusion inside a single :class:`MedFuseClassifier`.
     xgboost : bool, default True
-        Add :func:`~medfuse_sk.baselines.make_xgboost` (needs the ``xgboost`` package,
-        ``pip install medfuse-sk[bench]``).
+        Add the registry's ``xgboost`` (:func:`~medfuse_sk.models.make_xgboost`; needs the
+        ``xgboost`` package).
     grud : bool, default False
-        Add :func:`~medfuse_sk.grud.make_grud` (GRU-D on an hourly grid of the first 48 h,
-        channels inferred from the training events; needs ``pip install medfuse-sk[grud]``).
+        Add the registry's ``grud`` (:func:`~medfuse_sk.models.make_grud`: GRU-D on an hourly
+        grid of the first 48 h, channels inferred from the training events; needs ``pypots``).
     random_state : int or None
     **medfuse_params
         Any :class:`MedFuseClassifier` parameter (``tokenizer=``, ``max_epochs=``, ...).
     """
-    from .models import MedFuseClassifier
+    from .models import create_model
 
     fusion = fusions[0] if len(fusions) == 1 else tuple(fusions)
     seed = 0 if random_state is None else random_state  # the baselines need an integer
     members: list[tuple[str, Any]] = [
-        ("medfuse", MedFuseClassifier(fusion=fusion, random_state=random_state, **medfuse_params))]
-    if xgboost:
-        from .models import make_xgboost
-
-        members.append(("xgboost", make_xgboost(random_state=seed)))
-    if grud:
-        from .models import make_grud
-
-        members.append(("grud", make_grud(random_state=seed)))
+        ("medfuse", create_model("medfuse", fusion=fusion, random_state=random_state,
+                                 **medfuse_params))]
+    for name, wanted in (("xgboost", xgboost), ("grud", grud)):
+        if wanted:
+            members.append((name, create_model(name, random_state=seed)))
     return members
 
 

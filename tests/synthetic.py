@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+#: MedFuse settings small enough for a fit in about a second on one CPU core. No
+#: ``random_state``: tests pass their own seed (or test what happens without one).
+TINY = dict(d_model=16, n_heads=2, n_layers=1, partition_factor=4, max_epochs=2, verbose=0)
+
 
 def u_shaped_task(n_stays: int = 400, seed: int = 0, events_per_stay: int = 12):
     """Stays whose label depends on a value–feature interaction.

@@ -101,6 +101,19 @@ def test_a_single_process_is_an_ordinary_fit():
     np.testing.assert_array_equal(a.predict_proba(X_test), b.predict_proba(X_test))
 
 
+def test_data_parallel_training_is_a_mixin_and_the_model_is_registered():
+    from medfuse_sk.distributed import DataParallelMixin
+    from medfuse_sk.models import BinaryLoss, MedFuseModule, create_model, get_model
+
+    assert DistributedMedFuseClassifier.__mro__[1:3] == (DataParallelMixin, MedFuseClassifier)
+    assert not issubclass(DataParallelMixin, MedFuseClassifier)  # any network model may take it
+    spec = get_model("medfuse_distributed")
+    assert spec.classes == (DistributedMedFuseClassifier,)
+    assert {MedFuseModule, BinaryLoss} <= set(spec.parameter_classes)
+    model = create_model("medfuse_distributed", random_state=0)
+    assert type(model) is DistributedMedFuseClassifier and model.random_state == 0
+
+
 def test_shards_cover_every_stay_once_and_small_batches_are_merged():
     batches = [[0, 1, 2, 3, 4], [5], [6, 7, 8], [9, 10]]
     shards = [shard_batches(batches, r, 3) for r in range(3)]

@@ -188,3 +188,23 @@ def test_parts_fitted_in_two_processes_vote_as_the_whole_module():
     memory = apart.named_estimators_["pid"].predict_proba(X)[:, 1]
     np.testing.assert_allclose(apart.predict_proba(X)[:, 1],
                                (networks.mean(axis=1).to_numpy() + memory) / 2, atol=1e-6)
+
+
+def test_the_default_members_are_built_by_the_registry(monkeypatch):
+    import medfuse_sk.models as models
+
+    built = []
+    real = models.create_model
+
+    def recording(name, **params):
+        built.append((name, params))
+        return real(name, **params) if name == "medfuse" else Memorizer()
+
+    monkeypatch.setattr(models, "create_model", recording)
+    from medfuse_sk.ensemble import default_members
+
+    members = default_members(("mufuse", "add"), grud=True, random_state=7, max_epochs=2)
+    assert [name for name, _ in members] == ["medfuse", "xgboost", "grud"]
+    assert built == [("medfuse", {"fusion": ("mufuse", "add"), "random_state": 7, "max_epochs": 2}),
+                     ("xgboost", {"random_state": 7}), ("grud", {"random_state": 7})]
+    assert dict(members)["medfuse"].fusion == ("mufuse", "add")

@@ -1,8 +1,12 @@
-"""``medfuse explain``: attributions (CSV) and figures (PNG) for a saved model, or the sample.
+"""``medfuse explain``: attributions (CSV) and figures (PNG) for a saved model's stays.
 
-With ``--model`` and ``--events`` it explains the stays of the events file with the saved
-model; with neither it trains a quick model on the bundled sample's training stays and
-explains its held-out stays. Everything is written to ``--out``.
+``medfuse explain MODEL_DIR EVENTS --out DIR`` explains the stays of the events file with the
+model folder (read like ``predict`` reads it: the same column options, the model's own column
+names and categorical features by default). ``medfuse explain --sample --out DIR`` trains a
+quick model on the bundled sample's training stays and explains its held-out stays.
+
+A model folder is safe to load. A pickle is opened only with ``--allow-pickle``: loading a
+pickle runs code from it, so only open pickles you wrote yourself.
 """
 
 from __future__ import annotations
@@ -10,122 +14,106 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "command", "load_model_file", "read_events"]
+from ._common import (
+    CommandError,
+    add_columns,
+    add_common,
+    column_names,
+    load_model_folder,
+    remembered_categorical,
+)
+
+__all__ = ["add_parser", "command", "load_model_file"]
 
 _FEATURES = ("K", "Na", "Lactate")
+_DESCRIPTION = """\
+Attributions (CSV) and figures (PNG) for a saved model's predictions.
+
+With MODEL_DIR and EVENTS it explains the stays of the events file with the model folder,
+reading the file as `medfuse predict` does (same column options; by default the column names
+and categorical features the model was fitted with). With --sample it trains a quick model on
+the bundled sample's training stays and explains its held-out stays.
+
+A model folder is safe to load. A pickle is opened only with --allow-pickle: loading a pickle
+runs code from it, so only open pickles you wrote yourself."""
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register the ``explain`` subcommand on ``sub`` (an argparse subparsers object)."""
     p = sub.add_parser("explain", help="attribute predictions to measurements: CSV and figures",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default=None,
-                   help="saved model: a folder written by medfuse_sk.persistence.save_model, or a "
-                        "pickle (.pkl/.pickle); default: train a quick model on the bundled sample")
-    p.add_argument("--events", default=None,
-                   help="long event table (.csv or .parquet) with the model's stay/time/feature/"
-                        "value columns; default: the bundled sample's held-out stays")
-    p.add_argument("--out", default="medfuse-explain", help="output folder")
-    p.add_argument("--max-stays", type=int, default=None,
+                       description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       usage="medfuse explain MODEL_DIR EVENTS --out DIR [options]\n"
+                             "       medfuse explain --sample --out DIR [options]")
+    p.add_argument("model", nargs="?", default=None, metavar="MODEL_DIR",
+                   help="model folder written by `medfuse fit` (or save_model)")
+    p.add_argument("events", nargs="?", default=None, metavar="EVENTS",
+                   help="long event table (.csv[.gz] or .parquet)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--sample", action="store_true",
+                   help="no model or events: train a quick model on the bundled sample's "
+                        "training stays and explain its held-out stays")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="MODEL_DIR may be a pickle file; loading one runs code from it, so "
+                        "only for files you wrote yourself")
+    add_columns(p, labels=False)
+    p.add_argument("--max-stays", type=int, default=None, metavar="N",
                    help="explain only the first N stays of the events file")
-    p.add_argument("--plot", type=int, default=4,
+    p.add_argument("--plot", type=int, default=4, metavar="N",
                    help="timeline figures for the N highest-risk stays (default 4)")
-    p.add_argument("--stay", action="append", default=[], dest="stays", metavar="ID",
+    p.add_argument("--plot-stay", action="append", default=[], dest="plot_stays", metavar="ID",
                    help="also draw this stay's timeline (repeatable)")
-    p.add_argument("--features", nargs="*", default=list(_FEATURES),
+    p.add_argument("--features", nargs="*", default=list(_FEATURES), metavar="FEATURE",
                    help="features for the value figures (default: K Na Lactate)")
-    p.add_argument("--baseline", choices=("center", "zero"), default="center")
-    p.add_argument("--n-steps", type=int, default=8, help="integration steps (first pass)")
-    p.add_argument("--epochs", type=int, default=10, help="training epochs without --model")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--baseline", choices=("center", "zero"), default="center",
+                   help="the reference input of the attributions (default center)")
+    p.add_argument("--n-steps", type=int, default=8,
+                   help="integration steps of the first pass (default 8)")
+    p.add_argument("--epochs", type=int, default=10,
+                   help="training epochs of the --sample model (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --sample model (default 0)")
+    add_common(p, quiet="no progress lines")
     p.set_defaults(func=command)
     return p
 
 
-def load_model_file(path: str | Path) -> Any:
-    """A fitted model from ``path``: a pickle (``.pkl``/``.pickle``), else through
-    ``medfuse_sk.persistence.load_model`` when that module exists, else a pickle.
+def load_model_file(path: str | Path, *, allow_pickle: bool = False) -> Any:
+    """A fitted model from ``path``: a model folder (safe), or with ``allow_pickle`` a pickle.
 
-    A pickle runs code when loaded: only open files you trust.
+    Without ``allow_pickle`` a path that is not a folder is refused before it is opened.
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"model file {str(path)!r} does not exist")
-    if path.suffix.lower() not in (".pkl", ".pickle"):
-        try:
-            from ..io import load_model
-        except ImportError:
-            load_model = None
-        if load_model is not None:
-            return load_model(path)
+        raise CommandError(f"model {path}: not found")
+    if path.is_dir():
+        return load_model_folder(str(path))
+    if not allow_pickle:
+        raise CommandError(f"model {path}: not a model folder; a pickle runs code when loaded, "
+                           "so it is opened only with --allow-pickle (for files you trust)")
+    print(f"medfuse explain: warning: loading the pickle {path} runs code from it; only open "
+          "files you trust", file=sys.stderr)
     with open(path, "rb") as fh:
         return pickle.load(fh)
 
 
-def read_events(path: str | Path):
-    """A long event table from a ``.csv`` or ``.parquet`` file."""
-    import pandas as pd
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"events file {str(path)!r} does not exist")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if path.suffix.lower() in (".csv", ".gz", ".txt"):
-        return pd.read_csv(path)
-    raise ValueError(f"events file {str(path)!r}: expected a .csv or .parquet file")
-
-
-def _classifier(model: Any):
-    from sklearn.pipeline import Pipeline
-
-    return model.steps[-1][1] if isinstance(model, Pipeline) else model
-
-
-def _tokenizer(model: Any):
-    from sklearn.pipeline import Pipeline
-
-    if isinstance(model, Pipeline):
-        return model.steps[-2][1] if len(model) > 1 else None
-    return getattr(model, "tokenizer_", None)
-
-
-def _as_events(model: Any, table):
-    """Events of a table, read with the model's column names and categorical features."""
-    from ..data import EventSet
-
-    clf, tokenizer = _classifier(model), _tokenizer(model)
-    names = {"stay": clf.stay, "time": clf.time, "feature": clf.feature, "value": clf.value}
-    absent = [c for c in names.values() if c not in table.columns]
-    if absent:
-        raise ValueError(f"the events file lacks the column(s) {absent} the model expects "
-                         f"(it has {list(table.columns)})")
-    categorical = list(getattr(tokenizer, "categorical_features_", ()) or ())
-    present = set(table[clf.feature].astype(str).unique())
-    categorical = [c for c in categorical if str(c) in present]
-    return EventSet.from_long(table, categorical=categorical or None, **names)
-
-
 def _sample_model(epochs: int, seed: int):
-    from ..data import EventSet, EventTokenizer
+    from ..data import EventTokenizer
     from ..datasets import load_sample
     from ..models import MedFuseClassifier
 
     train, held_out = load_sample("train"), load_sample("test")
-    X = EventSet.from_long(train.events, categorical=train.categorical, stays=train.stay_ids)
+    X = train.to_event_set()
     # every epoch is trained: on 1,000 stays a 10 % validation split is too noisy to stop on
     clf = MedFuseClassifier(max_epochs=epochs, random_state=seed, verbose=0, valid_size=0,
                             tokenizer=EventTokenizer(window=2.0, horizon=48.0))
     print(f"training a quick model on the bundled sample ({len(train)} stays, {epochs} epochs)")
     clf.fit(X, train.labels.loc[X.stay_ids])
-    X_test = EventSet.from_long(held_out.events, categorical=held_out.categorical,
-                                stays=held_out.stay_ids)
-    return clf, X_test
+    return clf, held_out.to_event_set()
 
 
 def _stay_id(text: str):
@@ -148,28 +136,30 @@ def command(args: argparse.Namespace) -> int:
         plot_stay,
         stay_summary,
     )
+    from ..io import read_events
 
-    if args.events is not None and args.model is None:
-        raise SystemExit("medfuse explain: --events needs --model (the events' model)")
+    if args.sample and (args.model or args.events):
+        raise CommandError("--sample trains its own model on the bundled sample: give it no "
+                           "MODEL_DIR or EVENTS")
+    if not args.sample and not (args.model and args.events):
+        raise CommandError("give MODEL_DIR and EVENTS (or --sample for a quick model on the "
+                           "bundled sample)")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*horizon.*")
-        if args.model is None:
+        if args.sample:
             model, X = _sample_model(args.epochs, args.seed)
         else:
-            model = load_model_file(args.model)
-            if args.events is not None:
-                X = _as_events(model, read_events(args.events))
-            else:  # the bundled sample's held-out stays
-                from ..datasets import load_sample
-                X = _as_events(model, load_sample("test").events)
+            model = load_model_file(args.model, allow_pickle=args.allow_pickle)
+            X = read_events(args.events, column_names(args, model), categorical=args.categorical,
+                            fitted_categorical=remembered_categorical(model))
         if args.max_stays is not None:
             X = X.take(np.arange(min(args.max_stays, len(X))))
         started = time.perf_counter()
         table = explain(model, X, baseline=args.baseline, n_steps=args.n_steps)
     seconds = time.perf_counter() - started
     stays = stay_summary(table)
+    out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "attributions.csv", index=False)
     stays.to_csv(out / "stays.csv")
     written = ["attributions.csv", "stays.csv"]
@@ -180,7 +170,7 @@ def command(args: argparse.Namespace) -> int:
     plt.close(fig)
     written.append("importance.png")
     chosen = list(stays["risk"].sort_values(ascending=False).index[:args.plot])
-    chosen += [s for s in map(_stay_id, args.stays) if s not in chosen]
+    chosen += [s for s in map(_stay_id, args.plot_stays) if s not in chosen]
     for stay in chosen:
         fig = plot_stay(table, stay, out / f"stay_{stay}.png")
         plt.close(fig)

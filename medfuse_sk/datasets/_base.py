@@ -44,6 +44,9 @@ class Cohort:
         Features whose (numeric) values are category codes.
     split : tuple of str
         The split(s) loaded (``train``, ``val``, ``test``), or the name of a packaged sample.
+    stay_split : pandas.Series or None
+        The split of each stay (indexed by ``stay_id``, in the order of ``stay_ids``), where
+        the source has fixed splits; cut a cohort loaded over several splits with it.
     """
 
     events: pd.DataFrame
@@ -52,6 +55,7 @@ class Cohort:
     report: dict[str, Any]
     categorical: tuple[str, ...] = ()
     split: tuple[str, ...] = ()
+    stay_split: pd.Series | None = None
 
     def to_event_set(self, **kwargs: Any) -> EventSet:
         """The events as an :class:`~medfuse_sk.data.EventSet` holding every stay, in order.

@@ -30,7 +30,7 @@ __all__ = ["COHORT_ENTRY_POINT_GROUP", "SPLIT_ALIASES", "CohortSpec", "available
 
 #: The entry-point group through which other packages add cohorts.
 COHORT_ENTRY_POINT_GROUP = "medfuse_sk.cohorts"
-#: MEDS split words and the library's (``../shared/INTERFACES.md``: they map one to one).
+#: MEDS split words and the library's: they map one to one.
 SPLIT_ALIASES = {"tuning": "val", "held_out": "test"}
 
 

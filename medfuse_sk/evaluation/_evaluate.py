@@ -2,7 +2,7 @@
 
 Every model of the project is scored the same way (``medfuse p12``, ``medfuse evaluate``,
 ``benchmarks/p12_report.py``): probabilities of the positive class per stay → AUPRC, AUROC and
-accuracy with 95 % bootstrap intervals (:func:`medfuse_sk.metrics.binary_metrics`) →
+accuracy with 95 % bootstrap intervals (:func:`medfuse_sk.evaluation.binary_metrics`) →
 
 - ``metrics.json``: ``eval_split``, ``auprc`` / ``auroc`` / ``accuracy`` (each ``value``,
   ``ci_low``, ``ci_high``), ``n_stays``, ``n_positive``, ``n_bootstrap``, ``confidence``, then the
@@ -12,7 +12,7 @@ accuracy with 95 % bootstrap intervals (:func:`medfuse_sk.metrics.binary_metrics
 
 The model only needs ``predict_proba(X)`` returning ``(n_stays, 2)`` rows in the order of
 ``X``'s stays: a :class:`~medfuse_sk.MedFuseClassifier`, a Pipeline ending in one, the
-baselines of :mod:`medfuse_sk.baselines`, or any scikit-learn classifier on suitable ``X``.
+models of :mod:`medfuse_sk.models`, or any scikit-learn classifier on suitable ``X``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ..utils import unwrap
 
 __all__ = ["evaluate", "score", "metrics_result", "write_evaluation", "plot_curves", "machine_info",
            "METRICS"]
@@ -119,7 +121,7 @@ def evaluate(
     result = metrics_result(y_true, proba, split=split, info=info, n_bootstrap=n_bootstrap,
                             random_state=random_state)
     if out is not None:
-        name = type(model).__name__ if not hasattr(model, "steps") else type(model.steps[-1][1]).__name__
+        name = type(unwrap(model).final).__name__
         write_evaluation(out, result, stay_ids, y_true, proba, title=title or f"{name}, {split}")
     return result
 

@@ -32,6 +32,12 @@ Values are reported as the user gave them: each token's value is recomputed with
 tokenizer's windows and caps but without scaling or clipping, so a windowed token's value is
 the median of the raw values of its (stay, feature, window) (the mean of the two middle ones
 for an even count) and its time is the window's centre.
+
+Which models: any fitted model on tokens with token embeddings, found by what it offers
+(this module names no model class): ``check_is_fitted()``, ``transform_tokens(X)``,
+``events(X)`` and ``tokenizer_`` (the base event classifier's public API), ``get_dataset``
+(a dataset with ``collate``), and ``module_`` whose network (or each member of
+``module_.members``) has its token embedding as ``.embedding``; or a Pipeline ending in one.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ import pandas as pd
 import torch
 
 from ..data import EventTokenizer, TokenSet
+from ..utils import unwrap
 
 __all__ = ["explain", "stay_summary", "feature_importance", "feature_response",
            "FeatureResponse", "BASELINES"]
@@ -74,44 +81,41 @@ class _Prepared:
 
 
 def _has_token_embeddings(model: Any) -> bool:
-    """Whether ``model`` is a classifier whose network embeds tokens (``module_`` with
-    ``embedding`` in each member): what integrated gradients on token embeddings need."""
-    return hasattr(model, "get_dataset") and hasattr(model, "module")
+    """Whether ``model`` is a model on tokens with a network (what integrated gradients on
+    token embeddings need; the embedding itself is checked on the fitted network)."""
+    return all(hasattr(model, name) for name in ("transform_tokens", "events", "get_dataset",
+                                                 "check_is_fitted"))
 
 
 def _classifier_and_tokens(model: Any, X: Any) -> _Prepared:
-    """The fitted MedFuseClassifier, the tokens it sees for ``X`` and the unscaled values."""
-    from sklearn.pipeline import Pipeline
-
-    if isinstance(model, Pipeline):
-        clf = model.steps[-1][1]
-        if not _has_token_embeddings(clf):
+    """The fitted model, the tokens it sees for ``X`` and the unscaled values."""
+    parts = unwrap(model)
+    clf = parts.final
+    if not _has_token_embeddings(clf):
+        if parts.steps:
             raise TypeError(f"the Pipeline must end in a classifier with token embeddings (a "
-                            f"MedFuseClassifier), got "
-                            f"{type(clf).__name__} as its last step {model.steps[-1][0]!r}")
-        clf._check_fitted()
+                            f"MedFuseClassifier), got {type(clf).__name__} as its last step "
+                            f"{model.steps[-1][0]!r}")
+        raise TypeError(f"model must be a fitted classifier with token embeddings (a "
+                        f"MedFuseClassifier) or a Pipeline ending in one, "
+                        f"got {type(model).__name__}")
+    clf.check_is_fitted()
+    if parts.steps:
         before = model[:-1]
         tokens = before.transform(X)
         if not isinstance(tokens, TokenSet):
             raise TypeError(f"the Pipeline's steps before the classifier must produce a "
                             f"TokenSet, got {type(tokens).__name__}")
-        tokenizer, upstream = before.steps[-1][1], model[:-2] if len(before) > 1 else None
+        tokenizer, upstream = parts.transformer, model[:-2] if len(before) > 1 else None
         if not isinstance(tokenizer, EventTokenizer):
             return _Prepared(clf, tokens, None, None)
         events = X if upstream is None else upstream.transform(X)
         return _Prepared(clf, tokens, _unscaled_values(tokenizer, events, tokens), tokenizer)
-    if not _has_token_embeddings(model):
-        raise TypeError(f"model must be a fitted classifier with token embeddings (a "
-                        f"MedFuseClassifier) or a Pipeline ending in one, "
-                        f"got {type(model).__name__}")
-    model._check_fitted()
-    if isinstance(X, TokenSet) or model.tokenizer_ is None:
-        tokens = model._tokens_for_predict(X)
-        return _Prepared(model, tokens, None, None)
-    events = model._events(X)
-    tokens = model.tokenizer_.transform(events)
-    return _Prepared(model, tokens, _unscaled_values(model.tokenizer_, events, tokens),
-                     model.tokenizer_)
+    if isinstance(X, TokenSet) or clf.tokenizer_ is None:
+        return _Prepared(clf, clf.transform_tokens(X), None, None)
+    events = clf.events(X)
+    tokens = clf.transform_tokens(events)
+    return _Prepared(clf, tokens, _unscaled_values(clf.tokenizer_, events, tokens), clf.tokenizer_)
 
 
 def _unscaled_values(tokenizer: EventTokenizer, events: Any, tokens: TokenSet) -> np.ndarray:
@@ -137,7 +141,10 @@ def _unscaled_values(tokenizer: EventTokenizer, events: Any, tokens: TokenSet) -
     return values
 
 
-def _members(module: torch.nn.Module) -> list[torch.nn.Module]:
+def _members(module: torch.nn.Module | None) -> list[torch.nn.Module]:
+    if module is None:
+        raise TypeError("cannot explain a model without a network: integrated gradients need "
+                        "a fitted torch network as `module_` with its token embedding")
     members = list(module.members) if hasattr(module, "members") else [module]
     for m in members:
         if not hasattr(m, "embedding"):
@@ -266,7 +273,8 @@ def explain(
 
     Parameters
     ----------
-    model : fitted MedFuseClassifier, or a fitted Pipeline ending in one
+    model : a fitted model with token embeddings (a MedFuseClassifier; see the module
+        docstring for what it must offer), or a fitted Pipeline ending in one
     X : the stays to explain, as the model's ``predict_proba`` takes them (a long table, an
         ``EventSet``, or a ``TokenSet`` for a classifier fitted on tokens)
     baseline : {"center", "zero"}, default "center"
@@ -304,7 +312,7 @@ def explain(
         raise ValueError(f"tolerance must be positive, got {tolerance!r}")
     prepared = _classifier_and_tokens(model, X)
     clf, tokens = prepared.classifier, prepared.tokens
-    module = clf.module_
+    module = getattr(clf, "module_", None)
     members = _members(module)
     branches = [name for name in ("series_summary", "static_branch")
                 if any(getattr(m, name, None) is not None for m in members)]
@@ -396,7 +404,7 @@ def _table(prepared: _Prepared, attribution, padded_rows, logit, base_logit, del
             category[is_cat] = class_ids.astype(str)
     risk, base_risk = 1 / (1 + np.exp(-logit)), 1 / (1 + np.exp(-base_logit))
     return pd.DataFrame({
-        clf.stay: tokens.stay_ids[owner],
+        getattr(clf, "stay", "stay_id"): tokens.stay_ids[owner],
         "time": spread(c["time"].astype(np.float64), 0.0, np.float64),
         "feature": feature,
         "value": value,
@@ -505,19 +513,17 @@ def feature_response(model: Any, feature: str, values: Any = None, *, member: in
 
     Parameters
     ----------
-    model : fitted MedFuseClassifier (fitted on events) or Pipeline with an EventTokenizer
+    model : a fitted model with token embeddings (a MedFuseClassifier) fitted on events, or a
+        Pipeline whose step before it is an EventTokenizer
     feature : a feature of the model's vocabulary
     values : raw values to evaluate; ``None``: ``n`` points over the range the network can
         tell apart (the tokenizer's centre ± ``clip`` scales)
     member : which network of an ensemble
     """
-    from sklearn.pipeline import Pipeline
-
-    if isinstance(model, Pipeline):
-        clf, tokenizer = model.steps[-1][1], model.steps[-2][1] if len(model) > 1 else None
-    else:
-        clf, tokenizer = model, getattr(model, "tokenizer_", None)
-    clf._check_fitted()
+    parts = unwrap(model)
+    clf = parts.final
+    tokenizer = parts.transformer if parts.steps else getattr(clf, "tokenizer_", None)
+    clf.check_is_fitted()
     if not isinstance(tokenizer, EventTokenizer):
         raise TypeError("feature_response needs the fitted EventTokenizer (fit the classifier on "
                         "events, or pass a Pipeline whose step before the classifier is one)")
@@ -537,7 +543,7 @@ def feature_response(model: Any, feature: str, values: Any = None, *, member: in
     scaled = (values - center) / scale
     if clip is not None:
         scaled = np.clip(scaled, -clip, clip)
-    members = _members(clf.module_)
+    members = _members(getattr(clf, "module_", None))
     if not 0 <= member < len(members):
         raise ValueError(f"member must lie in [0, {len(members)}), got {member!r}")
     emb = members[member].embedding

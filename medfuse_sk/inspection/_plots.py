@@ -41,7 +41,7 @@ def plot_stay(table: pd.DataFrame, stay: Any, path: str | os.PathLike | None = N
 
     Parameters
     ----------
-    table : the output of :func:`~medfuse_sk.explain.explain`
+    table : the output of :func:`~medfuse_sk.inspection.explain`
     stay : the stay id
     path : PNG to write (optional)
     max_features : show the features with the largest total |attribution| in this stay; the

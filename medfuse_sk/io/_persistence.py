@@ -8,14 +8,30 @@
   its fitted statistics (vocabulary, class balance, the fitted tokenizer's scaling statistics
   and classes), the training history, and the SHA-256 of the weights file.
 
-``load_model(path)`` reads the JSON with :func:`json.loads` and rebuilds the estimator from a
-closed list of known classes (``MedFuseClassifier``, ``DistributedMedFuseClassifier``,
-``EventTokenizer``, ``Pipeline``); class-valued parameters (the module, criterion and optimizer
-classes) are looked up in a second closed list (our modules and loss, torch's AdamW, Adam, SGD,
-RMSprop, DataLoader, skorch's Dataset). Nothing in the
-file is imported, evaluated or unpickled, so a file that names another class, carries a value of
-an unknown type, has been truncated or whose weights do not match their recorded hash fails with
+``load_model(path)`` reads the JSON with :func:`json.loads` and rebuilds the estimator from the
+classes it may name: the structural ones (``Pipeline``, ``EventTokenizer``) and those of the
+model registry (:func:`medfuse_sk.models.registered_classes`; a model registered with
+:func:`~medfuse_sk.models.register_model` saves and loads without editing this module).
+Class-valued parameters (a network module, a loss, the optimizer) are looked up among torch's
+AdamW, Adam, SGD, RMSprop, DataLoader, skorch's Dataset and the registry's parameter classes
+(:func:`~medfuse_sk.models.registered_parameter_classes`). Nothing in the file is imported,
+evaluated or unpickled, so a file that names another class, carries a value of an unknown type,
+has been truncated or whose weights do not match their recorded hash fails with
 :class:`ModelFileError` before any of its content is used.
+
+How classes are written: an estimator by its class name (``"MedFuseClassifier"``); a class
+parameter by its public import path, :func:`class_reference`: the shortest path, from the
+second level of the package down, whose module exports the class
+(``medfuse_sk.models.MedFuseModule``, ``torch.optim.AdamW``), never a private module, so that
+files survive moves of the code behind a public face. The loader also reads the path of the
+defining module (``medfuse_sk.models.medfuse._network.MedFuseModule``, as written right after
+the move into subpackages) and, through :data:`LEGACY_CLASS_PATHS`, the paths of files written
+before that move (``medfuse_sk.model.MedFuseModule``, ``medfuse_sk.losses.BinaryLoss``).
+
+Only estimators with a torch network (skorch nets: ``module_``) have weights in
+``model.safetensors``; any other registered estimator saves its fitted attributes (those
+ending in ``_``) in the JSON, which must hold values plain JSON describes (numbers, strings,
+arrays, lists, dicts, tuples, registered estimators).
 
 Why not ``skops.io``: it refuses unknown types, but our estimators hold torch modules and
 optimizers, which skops cannot represent without trusting them by name; the user would have to
@@ -29,6 +45,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -37,9 +54,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..utils import sha256_file
+from ..utils import find_estimators, sha256_file
 
-__all__ = ["ModelFileError", "save_model", "load_model", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["ModelFileError", "save_model", "load_model", "check_saveable", "class_reference",
+           "LEGACY_CLASS_PATHS", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "medfuse-sk-model"
 FORMAT_VERSION = 1
@@ -55,26 +73,79 @@ class ModelFileError(ValueError):
     """A model file that cannot be written or must not be loaded (names the file and the fault)."""
 
 
-def _known_classes() -> dict[str, type]:
+#: Class paths of files written before the package moved into subpackages → today's public
+#: spelling (:func:`class_reference`) of the same class.
+LEGACY_CLASS_PATHS: dict[str, str] = {
+    "medfuse_sk.model.MedFuseModule": "medfuse_sk.models.MedFuseModule",
+    "medfuse_sk.model.MedFuseEnsemble": "medfuse_sk.models.MedFuseEnsemble",
+    "medfuse_sk.losses.BinaryLoss": "medfuse_sk.models.BinaryLoss",
+}
+
+
+def _structural_classes() -> tuple[type, ...]:
     from sklearn.pipeline import Pipeline
 
     from ..data import EventTokenizer
-    from ..distributed import DistributedMedFuseClassifier
-    from ..models import MedFuseClassifier
 
-    return {cls.__name__: cls for cls in (MedFuseClassifier, DistributedMedFuseClassifier,
-                                          EventTokenizer, Pipeline)}
+    return (Pipeline, EventTokenizer)
 
 
-def _known_parameter_classes() -> dict[str, type]:
+def _known_classes() -> dict[str, type]:
+    """Estimator classes a model file may name, by class name: the structural ones and the
+    registry's."""
+    from ..models import registered_classes
+
+    return {**registered_classes(), **{cls.__name__: cls for cls in _structural_classes()}}
+
+
+def _parameter_classes() -> list[type]:
     from skorch.dataset import Dataset
     from torch.utils.data import DataLoader
 
-    from ..models import BinaryLoss, MedFuseEnsemble, MedFuseModule
+    from ..models import registered_parameter_classes
 
-    classes = [MedFuseModule, MedFuseEnsemble, BinaryLoss, torch.optim.AdamW, torch.optim.Adam,
-               torch.optim.SGD, torch.optim.RMSprop, DataLoader, Dataset]
-    return {f"{cls.__module__}.{cls.__qualname__}": cls for cls in classes}
+    return [torch.optim.AdamW, torch.optim.Adam, torch.optim.SGD, torch.optim.RMSprop,
+            DataLoader, Dataset, *registered_parameter_classes().values()]
+
+
+def _public_paths(cls: type) -> list[str]:
+    """Every public ``module.Name`` spelling of ``cls`` along its module path, shortest first,
+    from the second level down (``medfuse_sk.models.X``, ``torch.optim.X``)."""
+    parts = cls.__module__.split(".")
+    found = []
+    for i in range(min(2, len(parts)), len(parts) + 1):
+        if parts[i - 1].startswith("_"):
+            break
+        module = sys.modules.get(".".join(parts[:i]))
+        if module is not None and getattr(module, cls.__qualname__, None) is cls:
+            found.append(f"{'.'.join(parts[:i])}.{cls.__qualname__}")
+    return found
+
+
+def class_reference(cls: type) -> str:
+    """How a model file names the class ``cls``: its shortest public import path (see the
+    module docstring), else the path of the module that defines it."""
+    paths = _public_paths(cls)
+    return paths[0] if paths else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _known_parameter_classes() -> dict[str, type]:
+    """Every spelling a model file may use for a parameter class → the class."""
+    table: dict[str, type] = {}
+    for cls in _parameter_classes():
+        for path in (*_public_paths(cls), f"{cls.__module__}.{cls.__qualname__}"):
+            table.setdefault(path, cls)
+    for old, new in LEGACY_CLASS_PATHS.items():
+        if new in table:
+            table[old] = table[new]
+    return table
+
+
+def _is_network(estimator: Any) -> bool:
+    """A skorch net: its weights go to ``model.safetensors``, ``initialize()`` rebuilds it."""
+    from skorch import NeuralNet
+
+    return isinstance(estimator, NeuralNet)
 
 
 # -- values ⇄ JSON --------------------------------------------------------------------------
@@ -114,9 +185,11 @@ def _encode(value: Any) -> Any:
         return {"__ndarray__": {"dtype": value.dtype.str, "shape": list(value.shape),
                                 "data": value.ravel().tolist()}}
     if isinstance(value, type):
-        name = f"{value.__module__}.{value.__qualname__}"
-        if name not in _known_parameter_classes():
-            raise _Unsupported(f"the class {name}, which is not one of the known parameter classes")
+        name = class_reference(value)
+        if _known_parameter_classes().get(name) is not value:
+            raise _Unsupported(f"the class {name}, which is not one of the known parameter "
+                               "classes (register it with register_model(..., "
+                               "parameter_classes=...))")
         return {"__class__": name}
     from sklearn.base import BaseEstimator
 
@@ -165,8 +238,9 @@ def _decode(value: Any, where: str) -> Any:
     if tag == "__class__":
         classes = _known_parameter_classes()
         if body not in classes:
+            known = sorted({class_reference(cls) for cls in classes.values()})
             raise ModelFileError(f"{where}: refusing the class {body!r}: not one of the known "
-                                 f"parameter classes {sorted(classes)}")
+                                 f"parameter classes {known}")
         return classes[body]
     if tag == "__estimator__":
         return _rebuild(_expect(body, dict, where), where)
@@ -188,8 +262,9 @@ def _describe(model: Any) -> dict[str, Any]:
     known = _known_classes()
     if known.get(name) is not type(model):
         raise ModelFileError(
-            f"save_model writes {', '.join(sorted(known))} (and Pipelines of them); got "
-            f"{type(model).__module__}.{type(model).__qualname__}. Use pickle or skops for other models.")
+            f"save_model writes the registered models' classes {', '.join(sorted(known))} (and "
+            f"Pipelines of them); got {type(model).__module__}.{type(model).__qualname__}. "
+            "Register it (medfuse_sk.models.register_model), or use pickle or skops.")
     if isinstance(model, Pipeline):
         return {"class": name, "steps": [[step, _describe(est)] for step, est in model.steps],
                 "params": _params(model, skip={"steps"})}
@@ -216,9 +291,13 @@ def _params(model: Any, skip: set[str] = frozenset()) -> dict[str, Any]:
 
 def _fitted(model: Any) -> dict[str, Any]:
     state = {}
+    network = _is_network(model)
     for key, value in vars(model).items():
-        if not key.endswith("_") or key.startswith("_") or key in _SKORCH_STATE:
+        if not key.endswith("_") or key.startswith("_") or (network and key in _SKORCH_STATE):
             continue
+        if key in _SKORCH_STATE:
+            raise ModelFileError(f"cannot save the fitted attribute {type(model).__name__}.{key}: "
+                                 "the name is a skorch net's, and this is not one")
         try:
             state[key] = _encode(value)
         except _Unsupported as exc:
@@ -235,7 +314,7 @@ def _rebuild(description: dict[str, Any], where: str) -> Any:
     known = _known_classes()
     if name not in known:
         raise ModelFileError(f"{where}: refusing the class {name!r}: a model file may only name "
-                             f"{sorted(known)}")
+                             f"the registered and structural classes {sorted(known)}")
     cls = known[name]
     params = _decode(_expect(description.get("params", {}), dict, where), f"{where}.params")
     if cls is Pipeline:
@@ -256,14 +335,53 @@ def _rebuild(description: dict[str, Any], where: str) -> Any:
 
 
 def _networks(model: Any) -> list[tuple[str, Any]]:
-    """(step name, classifier) of every MedFuseClassifier in ``model`` (itself or its steps)."""
+    """(path prefix, net) of every torch network in ``model``: itself or a Pipeline's steps
+    (``""``, ``"step."``)."""
+    return find_estimators(model, _is_network)
+
+
+def _check_fitted(model: Any) -> None:
+    """Every estimator of ``model`` is fitted (a net has its ``module_``)."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    for prefix, est in find_estimators(model, lambda e: not hasattr(e, "steps")):
+        try:
+            if _is_network(est):
+                if not isinstance(getattr(est, "module_", None), torch.nn.Module):
+                    raise NotFittedError
+            else:
+                check_is_fitted(est)
+        except NotFittedError as exc:
+            where = f"step {prefix[:-1]!r}: " if prefix else ""
+            raise ModelFileError(f"{where}this {type(est).__name__} is not fitted; fit it before "
+                                 "save_model") from exc
+
+
+def check_saveable(model: Any) -> None:
+    """Raise :class:`ModelFileError` if :func:`save_model` could not write ``model``'s kind.
+
+    Checks, without fitting, what can be known before training: the classes (registered or
+    structural) and the constructor parameters. Fitted attributes are checked by
+    :func:`save_model` itself. Commands call this before reading data, so that a model that
+    cannot be saved fails in a second instead of after training.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _describe_unfitted(model)
+
+
+def _describe_unfitted(model: Any) -> None:
     from sklearn.pipeline import Pipeline
 
-    from ..models import MedFuseClassifier
-
+    known = _known_classes()
+    if known.get(type(model).__name__) is not type(model):
+        _describe(model)  # raises the class error
     if isinstance(model, Pipeline):
-        return [(f"{name}.", est) for name, est in model.steps if isinstance(est, MedFuseClassifier)]
-    return [("", model)] if isinstance(model, MedFuseClassifier) else []
+        for _, step in model.steps:
+            _describe_unfitted(step)
+    else:
+        _params(model)
 
 
 def _is_writer() -> bool:
@@ -274,11 +392,11 @@ def _is_writer() -> bool:
 
 # -- public API -----------------------------------------------------------------------------
 def save_model(model: Any, path: str | os.PathLike) -> Path:
-    """Save a fitted MedFuseClassifier or a Pipeline of EventTokenizer / MedFuseClassifier steps.
+    """Save a fitted registered model, or a Pipeline of EventTokenizer / registered steps.
 
     Parameters
     ----------
-    model : MedFuseClassifier or sklearn Pipeline
+    model : estimator of a registered class, or a Pipeline of them
         Fitted. Parameters that plain JSON cannot describe (e.g. ``train_split`` or callback
         objects, which only matter for training) are left out with a warning.
     path : folder to create (or overwrite) with ``model.json`` and ``model.safetensors``
@@ -298,10 +416,10 @@ def save_model(model: Any, path: str | os.PathLike) -> Path:
 
     path = Path(path)
     description = _describe(model)
+    _check_fitted(model)
     networks = _networks(model)
     tensors: dict[str, torch.Tensor] = {}
     for prefix, clf in networks:
-        clf._check_fitted()
         module = getattr(clf.module_, "module", clf.module_)  # unwrap a DistributedDataParallel
         for key, tensor in module.state_dict().items():
             tensors[prefix + key] = tensor.detach().to("cpu").contiguous()
@@ -344,9 +462,10 @@ def load_model(path: str | os.PathLike, *, device: str | None = None) -> Any:
     Raises
     ------
     ModelFileError
-        Missing or malformed files, a format version this release does not read, a class or
-        value not on the known lists, weights that do not match their recorded SHA-256 or the
-        network's shapes, or a truncated weights file. The message names the file.
+        Missing or malformed files, a format version this release does not read, a class
+        that is not registered (or structural), a value of an unknown type, weights that do
+        not match their recorded SHA-256 or the network's shapes, or a truncated weights file.
+        The message names the file.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file

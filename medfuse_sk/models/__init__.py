@@ -1,11 +1,26 @@
-"""Every model of the library: one folder each, over shared training parts.
+"""Every model of the library: one folder each, over shared parts.
 
 ``medfuse/`` (MedFuse), ``grud/`` (GRU-D through PyPOTS), ``aggregate/`` (tree models on
-per-stay aggregates); shared by the torch networks: batching (``_batching.py``), losses
-(``_losses.py``), skorch callbacks (``_callbacks.py``).
+per-stay aggregates). Shared: the base event classifier (``_base.py``: inputs, labels and
+weights by stay, tokens, the RNG fork), the registry (``_registry.py``), parameter specs
+(``_spec.py``); for the torch networks batching (``_batching.py``), losses (``_losses.py``)
+and skorch callbacks (``_callbacks.py``).
 """
 
-from ._batching import LengthBucketSampler, TokenDataset, TokenDropoutCollate, base_dataset_and_indices
+from ._base import (
+    BaseEventClassifier,
+    EventClassifierMixin,
+    EventModelMixin,
+    aligned_labels,
+    aligned_weights,
+)
+from ._batching import (
+    LengthBucketSampler,
+    TokenDataset,
+    TokenDropoutCollate,
+    base_dataset_and_indices,
+    ordered_batches,
+)
 from ._callbacks import SCHEDULES, WarmupCosine, WarmupCosineLR, WeightAverage
 from ._losses import LOSSES, BinaryLoss
 from ._registry import (
@@ -23,10 +38,12 @@ from .grud import GRUDClassifier, infer_grid_channels, make_grud
 from .medfuse import *  # noqa: F403
 from .medfuse import __all__ as _medfuse_all
 
-__all__ = ["BinaryLoss", "EarlyStoppedXGBClassifier", "GRUDClassifier", "LOSSES",
+__all__ = ["BaseEventClassifier", "BinaryLoss", "EarlyStoppedXGBClassifier",
+           "EventClassifierMixin", "EventModelMixin", "GRUDClassifier", "LOSSES",
            "LengthBucketSampler", "ModelSpec", "SCHEDULES", "TokenDataset",
            "TokenDropoutCollate", "WarmupCosine", "WarmupCosineLR", "WeightAverage",
-           "available_models", "base_dataset_and_indices", "create_model", "get_model",
-           "infer_grid_channels", "make_grud", "make_random_forest", "make_xgboost",
-           "register_model", "registered_classes", "registered_parameter_classes",
-           "unregister_model", *_medfuse_all]
+           "aligned_labels", "aligned_weights", "available_models", "base_dataset_and_indices",
+           "create_model", "get_model", "infer_grid_channels", "make_grud",
+           "make_random_forest", "make_xgboost", "ordered_batches", "register_model",
+           "registered_classes", "registered_parameter_classes", "unregister_model",
+           *_medfuse_all]

@@ -11,7 +11,7 @@ from torch.utils.data import Dataset, Subset
 from ..data import TokenSet, gather_rows
 
 __all__ = ["TokenDataset", "TokenDropoutCollate", "LengthBucketSampler",
-           "base_dataset_and_indices"]
+           "base_dataset_and_indices", "ordered_batches"]
 
 
 class TokenDataset(Dataset):
@@ -136,6 +136,12 @@ def base_dataset_and_indices(dataset: Dataset) -> tuple[TokenDataset, np.ndarray
     if not isinstance(dataset, TokenDataset):
         raise TypeError(f"expected a TokenDataset, got {type(dataset).__name__}")
     return dataset, indices
+
+
+def ordered_batches(n: int, batch_size: int) -> list[list[int]]:
+    """Positions ``0 .. n-1`` in input order, cut into batches of ``batch_size`` (evaluation:
+    predictions come back aligned with the stays)."""
+    return [list(range(i, min(i + batch_size, n))) for i in range(0, n, batch_size)]
 
 
 class LengthBucketSampler:

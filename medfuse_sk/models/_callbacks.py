@@ -1,4 +1,4 @@
-"""Training callbacks of :class:`~medfuse_sk.estimator.MedFuseClassifier` (skorch):
+"""Training callbacks of :class:`~medfuse_sk.MedFuseClassifier` (skorch):
 learning-rate schedule and weight averaging."""
 
 from __future__ import annotations

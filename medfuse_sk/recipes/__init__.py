@@ -1,6 +1,15 @@
 """Configurations with evidence behind them: the paper's method and the recommended P12 model
-(``medfuse p12``)."""
+(``medfuse p12``).
 
+Both are registered models (found through the ``medfuse_sk.models`` entry point):
+``create_model("medfuse_paper")`` is ``MedFuseClassifier(**PAPER)``;
+``create_model("medfuse_recommended")`` is :func:`make_p12_model` (keywords override
+:data:`RECOMMENDED`).
+"""
+
+from typing import Any
+
+from ..models import MedFuseClassifier, register_model
 from ._p12 import (
     COMBINE,
     CONCAT_MEMBER,
@@ -15,3 +24,17 @@ from ._p12 import (
 
 __all__ = ["COMBINE", "CONCAT_MEMBER", "ENSEMBLE_KEYS", "P12_GRUD", "PAPER", "RECOMMENDED",
            "TOKENIZER_KEYS", "make_p12_model", "run_p12"]
+
+
+def _paper(**params: Any) -> MedFuseClassifier:
+    """MedFuse as the paper configures it (PAPER over the defaults; keywords override)."""
+    return MedFuseClassifier(**{**PAPER, **params})
+
+
+def _recommended(random_state: int = 0, verbose: int = 1, **config: Any) -> Any:
+    """The recommended P12 model (make_p12_model; keywords override RECOMMENDED)."""
+    return make_p12_model(config, seed=random_state, verbose=verbose)
+
+
+register_model("medfuse_paper", _paper, classes=(MedFuseClassifier,))
+register_model("medfuse_recommended", _recommended, classes=(MedFuseClassifier,))

@@ -26,13 +26,14 @@ import numpy as np
 
 from ..data import EventSet, EventTokenizer
 from ..evaluation import evaluate, machine_info
-from ..models import MedFuseClassifier
+from ..models import MedFuseClassifier, create_model
+from ..utils import unwrap
 
 __all__ = ["PAPER", "RECOMMENDED", "COMBINE", "CONCAT_MEMBER", "P12_GRUD", "TOKENIZER_KEYS",
            "ENSEMBLE_KEYS", "make_p12_model", "run_p12"]
 
 #: The recommended configuration for P12 (see docs/p12-report.md for the evidence), as
-#: differences from the defaults (``medfuse_sk.params.PARAMS`` and ``EventTokenizer``'s):
+#: differences from the defaults (``medfuse_sk.models.PARAMS`` and ``EventTokenizer``'s):
 #: 2-hour windows over 48 h; one MedFuse module holding four networks, one per fusion (a
 #: heterogeneous ensemble sharing one tokenisation and one pass over the data), each with one
 #: attention head (as the authors' code; on CPU one 64-wide head attends faster than four
@@ -60,8 +61,9 @@ RECOMMENDED: dict[str, Any] = {
 #: no summary branch, no static branch, four heads, stopped on a stratified 10 % with
 #: patience 4; otherwise the main network's settings) — it errs differently from the main
 #: module, which is what an ensemble needs; ``"xgboost"``:
-#: :func:`~medfuse_sk.baselines.make_xgboost`; ``"grud"``:
-#: :class:`~medfuse_sk.grud.GRUDClassifier` on P12's hourly grid (:data:`P12_GRUD`).
+#: the registry's ``xgboost`` (:func:`~medfuse_sk.models.make_xgboost`); ``"grud"``: the
+#: registry's ``grud`` (:class:`~medfuse_sk.models.GRUDClassifier`) on P12's hourly grid
+#: (:data:`P12_GRUD`).
 COMBINE = ("concat", "xgboost", "grud")
 CONCAT_MEMBER: dict[str, Any] = {"fusion": "concat", "series_summary": False, "n_heads": 4,
                                  "static_branch": False, "valid_size": 0.1, "patience": 4}
@@ -120,10 +122,6 @@ def _split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     return tokenizer, model, combine, n_jobs
 
 
-def _events(data) -> EventSet:
-    return EventSet.from_long(data.events, categorical=data.categorical, stays=data.stay_ids)
-
-
 def make_p12_model(config: dict[str, Any] | None = None, seed: int = 0, verbose: int = 1):
     """The model ``medfuse p12`` fits: :data:`RECOMMENDED` with ``config``'s overrides.
 
@@ -162,13 +160,10 @@ def _member(name: str, tokenizer_params: dict, model_params: dict, seed: int, ve
                                  **{**model_params, **CONCAT_MEMBER})
     try:
         if name == "xgboost":
-            from ..models import make_xgboost
-
-            return make_xgboost(random_state=seed)
+            return create_model("xgboost", random_state=seed)
         from ..datasets.physionet2012 import TIME_SERIES
-        from ..models import make_grud
 
-        return make_grud(random_state=seed, series=list(TIME_SERIES), **P12_GRUD)
+        return create_model("grud", random_state=seed, series=list(TIME_SERIES), **P12_GRUD)
     except ImportError as error:
         raise ImportError(f"{error}{hint}") from error
 
@@ -177,10 +172,10 @@ def _voting_probabilities(model, X, members):
     """``members`` with a column per other voting member (their probabilities on ``X``)."""
     import pandas as pd
 
-    if isinstance(model, MedFuseClassifier):
+    voting = unwrap(model).members
+    if not voting:
         return members
-    columns = {name: estimator.predict_proba(X)[:, 1]
-               for name, estimator in model.named_estimators_.items()}
+    columns = {name: estimator.predict_proba(X)[:, 1] for name, estimator in voting}
     voted = pd.DataFrame(columns)
     return voted if members is None else pd.concat([members, voted], axis=1)
 
@@ -198,9 +193,10 @@ def _release_workers() -> int:
 
 def _networks(model) -> list[MedFuseClassifier]:
     """The MedFuse module's fitted classifiers: itself, or its parts in the voting ensemble."""
-    if isinstance(model, MedFuseClassifier):
+    voting = unwrap(model).members
+    if not voting:
         return [model]
-    return [estimator for name, estimator in model.named_estimators_.items()
+    return [estimator for name, estimator in voting
             if re.fullmatch(r"medfuse\d*", name)]  # split_networks' names
 
 
@@ -247,9 +243,9 @@ def run_p12(
     scored = load_physionet2012(data_dir, split=eval_split, progress=bool(verbose))
     fitted_on = ["train"] if eval_split == "val" else ["train", "val"]
     fitting = load_physionet2012(data_dir, split=fitted_on, progress=bool(verbose))
-    X = _events(fitting)
+    X = fitting.to_event_set()
     labels = fitting.labels
-    X_scored = _events(scored)
+    X_scored = scored.to_event_set()
     prepared = time.perf_counter()
 
     with warnings.catch_warnings():

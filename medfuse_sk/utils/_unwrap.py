@@ -22,7 +22,7 @@ class Unwrapped:
         The Pipeline's steps before ``final`` (empty for a plain estimator).
     members : list of (name, estimator)
         The members of ``final`` when it is a voting or stacking ensemble (the fitted ones,
-        ``named_estimators_``, once fitted), else ``[]``.
+        ``named_estimators_``, once fitted; members set to ``"drop"`` left out), else ``[]``.
     """
 
     final: Any
@@ -47,9 +47,8 @@ def _members(model: Any) -> list[tuple[str, Any]]:
     if not isinstance(model, (VotingClassifier, StackingClassifier)):
         return []
     fitted = getattr(model, "named_estimators_", None)
-    if fitted is not None:
-        return list(fitted.items())
-    return [(name, est) for name, est in model.estimators if est != "drop"]
+    pairs = fitted.items() if fitted is not None else model.estimators
+    return [(name, est) for name, est in pairs if not isinstance(est, str)]  # "drop"
 
 
 def unwrap(model: Any) -> Unwrapped:

@@ -1,22 +1,24 @@
 import json
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from medfuse_sk.cli._main import _parse_setting, build_parser, main
+from medfuse_sk.cli import build_parser, main, parse_setting
 
 SHARED = Path(__file__).parents[2] / ".." / "shared" / "data" / "physionet2012"
 needs_data = pytest.mark.skipif(not SHARED.exists(), reason="shared P12 data not found")
 
 
 def test_settings_parse_python_literals_and_words():
-    assert _parse_setting("window=None") == ("window", None)
-    assert _parse_setting("lr=3e-4") == ("lr", 3e-4)
-    assert _parse_setting("fusion=add") == ("fusion", "add")
+    assert parse_setting("window=None") == ("window", None)
+    assert parse_setting("lr=3e-4") == ("lr", 3e-4)
+    assert parse_setting("fusion=add") == ("fusion", "add")
     with pytest.raises(Exception, match="key=value"):
-        _parse_setting("fusion")
+        parse_setting("fusion")
 
 
 def test_parser_knows_both_commands():
@@ -27,9 +29,13 @@ def test_parser_knows_both_commands():
 
 
 @needs_data
-def test_p12_on_the_held_back_test_split_names_the_missing_records():
-    with pytest.raises(FileNotFoundError, match="test"):
+def test_p12_on_the_held_back_test_split_names_the_missing_records(capsys):
+    with pytest.raises(SystemExit) as exit_info:
         main(["p12", "--data", str(SHARED), "--eval-split", "test", "--quiet"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("medfuse p12: error: ") and err.count("\n") == 1
+    assert "missing" in err and "split 'test'" in err
 
 
 @pytest.mark.slow
@@ -45,49 +51,80 @@ def test_p12_val_run_writes_metrics_and_curves(tmp_path):
     assert (out / "curves.png").stat().st_size > 10_000
 
 
+# -- the demo prints the figures of its model ------------------------------------------------
+def _printed_demo_figures(out: str) -> dict[str, float]:
+    """What `medfuse demo` printed: stays, deaths, and each metric with its interval."""
+    stays = re.search(r"held-out stays: (\d+) \((\d+) deaths\)", out)
+    assert stays, out
+    figures = {"n": int(stays.group(1)), "deaths": int(stays.group(2))}
+    for name in ("auprc", "auroc", "accuracy"):
+        row = re.search(rf"^  {name.upper()} +([0-9.]+)  \(95% CI ([0-9.]+)–([0-9.]+)\)$", out,
+                        re.MULTILINE)
+        assert row, f"no {name.upper()} line in {out!r}"
+        figures[name], low, high = (float(x) for x in row.groups())
+        assert low <= figures[name] <= high
+    return figures
+
+
+def _expected_demo_figures(epochs: int, seed: int) -> dict[str, float]:
+    """The demo's model built and fitted through the Python API, scored by scikit-learn."""
+    from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
+    from sklearn.pipeline import make_pipeline
+
+    from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
+    from medfuse_sk.datasets import load_sample
+
+    train, held_out = load_sample("train"), load_sample("test")
+    X = EventSet.from_long(train.events, categorical=train.categorical, stays=train.stay_ids)
+    X_test = EventSet.from_long(held_out.events, categorical=held_out.categorical,
+                                stays=held_out.stay_ids)
+    model = make_pipeline(EventTokenizer(window=2.0, horizon=48.0),
+                          MedFuseClassifier(max_epochs=epochs, random_state=seed, verbose=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        proba = model.fit(X, train.labels.loc[X.stay_ids]).predict_proba(X_test)[:, 1]
+    y = held_out.labels.loc[X_test.stay_ids].to_numpy()
+    return {"n": len(y), "deaths": int(y.sum()), "auprc": average_precision_score(y, proba),
+            "auroc": roc_auc_score(y, proba), "accuracy": accuracy_score(y, proba >= 0.5)}
+
+
+def _check_demo(capsys, epochs: int, seed: int) -> None:
+    main(["demo", "--epochs", str(epochs), "--seed", str(seed), "--quiet"])
+    printed = _printed_demo_figures(capsys.readouterr().out)
+    expected = _expected_demo_figures(epochs, seed)
+    assert printed["n"] == expected["n"] and printed["deaths"] == expected["deaths"]
+    for name in ("auprc", "auroc", "accuracy"):  # printed to 3 decimals
+        assert printed[name] == pytest.approx(expected[name], abs=5.1e-4), name
+
+
+@pytest.fixture
+def small_sample(monkeypatch):
+    """`load_sample` cut to 150 training and 100 held-out stays (for the demo's fast test)."""
+    import dataclasses
+
+    import medfuse_sk.datasets as datasets
+
+    full = datasets.load_sample
+
+    def small(subset="train"):
+        cohort = full(subset)
+        ids = cohort.stay_ids[:150 if subset == "train" else 100]
+        return dataclasses.replace(cohort, events=cohort.events[cohort.events["stay_id"].isin(ids)],
+                                   labels=cohort.labels.loc[ids], stay_ids=ids)
+
+    monkeypatch.setattr(datasets, "load_sample", small)
+
+
+def test_demo_prints_the_metrics_of_its_model(small_sample, capsys):
+    _check_demo(capsys, epochs=1, seed=3)
+
+
 @pytest.mark.slow
 def test_demo_runs(capsys):
-    main(["demo", "--epochs", "2", "--quiet"])
-    out = capsys.readouterr().out
-    assert "AUPRC" in out and "AUROC" in out
+    _check_demo(capsys, epochs=2, seed=0)
 
 
 # -- fit / predict / evaluate on the packaged sample, end to end ----------------------------
-FIT_SETTINGS = ["--set", "max_epochs=2", "--set", "d_model=16", "--set", "n_heads=2",
-                "--set", "window=4.0", "--set", "max_tokens=60"]
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    """The sample written as a user would have it: train events CSV, held-out events parquet."""
-    from medfuse_sk.datasets import load_sample
-
-    root = tmp_path_factory.mktemp("user_data")
-    train, test = load_sample("train"), load_sample("test")
-    train_ids, test_ids = train.stay_ids[:200], test.stay_ids[:120]
-    events = train.events[train.events["stay_id"].isin(train_ids)].rename(
-        columns={"stay_id": "icustay", "feature": "variable"})
-    events["feature_type"] = "x"  # an extra column is ignored
-    events.to_csv(root / "events.csv.gz", index=False)
-    held_out = test.events[test.events["stay_id"].isin(test_ids)].rename(
-        columns={"stay_id": "icustay", "feature": "variable"})
-    held_out.to_parquet(root / "held_out.parquet")
-    for name, labels, ids in (("labels.csv", train.labels, train_ids),
-                              ("held_out_labels.csv", test.labels, test_ids)):
-        labels.loc[ids].rename_axis("icustay").rename("died").reset_index().to_csv(
-            root / name, index=False)
-    return root
-
-
-@pytest.fixture(scope="module")
-def fitted_dir(files, tmp_path_factory):
-    out = tmp_path_factory.mktemp("model") / "model"
-    main(["fit", str(files / "events.csv.gz"), str(files / "labels.csv"), "--out", str(out),
-          "--stay", "icustay", "--feature", "variable", "--categorical", "Gender", "ICUType",
-          *FIT_SETTINGS])
-    return out
-
-
 def test_fit_writes_a_model_folder_and_shows_progress(fitted_dir, capsys):
     config = json.loads((fitted_dir / "model.json").read_text())
     params = config["model"]["params"]
@@ -178,7 +215,7 @@ def test_errors_name_the_file_and_the_column(files, fitted_dir, tmp_path, capsys
     assert "nope.csv: not found" in err
     err = _error(["fit", events, labels, "--out", out, "--stay", "icustay", "--feature",
                   "variable", "--set", "windw=2"], capsys)
-    assert "--set: unknown parameter 'windw'" in err
+    assert "--set: unknown parameter 'windw'; did you mean 'window'?" in err
 
     bad_labels = tmp_path / "bad_labels.csv"
     table = pd.read_csv(labels)
@@ -204,7 +241,7 @@ def test_errors_name_the_file_and_the_column(files, fitted_dir, tmp_path, capsys
 
 
 def test_csv_datetimes_become_hours_since_each_stays_first_event(tmp_path):
-    from medfuse_sk.cli._main import read_events
+    from medfuse_sk.io import read_events
 
     path = tmp_path / "events.csv"
     pd.DataFrame({"stay_id": [1, 1, 2, 2], "time": ["2024-01-01 08:00", "2024-01-01 09:30",

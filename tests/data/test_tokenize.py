@@ -45,10 +45,17 @@ def test_vocabulary_and_robust_scaling_from_fit_only():
 
 
 def test_clip_limits_outliers():
+    """Clipping moves only the values beyond the limit, onto it; the rest are as scaled."""
     df = random_events()
     df.loc[df.index[0], "value"] = 1e6
-    tokens = EventTokenizer(clip=5.0).fit_transform(EventSet.from_long(df))
-    assert np.abs(tokens.columns["value"]).max() <= 5.0
+    X = EventSet.from_long(df)
+    clipped = EventTokenizer(clip=5.0).fit_transform(X)
+    scaled = EventTokenizer(clip=None).fit_transform(X)
+    numeric = scaled.columns["category"] < 0
+    got, want = clipped.columns["value"][numeric], scaled.columns["value"][numeric]
+    assert want.max() > 1e3  # the outlier, scaled but not clipped
+    np.testing.assert_array_equal(got, np.clip(want, -5.0, 5.0))
+    assert got.max() == 5.0 and np.mean(np.abs(got) < 5.0) > 0.95  # few values at the limit
 
 
 def test_windows_median_and_most_frequent_class_against_a_loop():

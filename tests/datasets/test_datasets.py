@@ -11,8 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medfuse_sk import EventSet
-from medfuse_sk.datasets import ChecksumError, fetch_physionet2012, load_physionet2012, load_sample
+from medfuse_sk.datasets import (
+    ENV_CACHE,
+    ChecksumError,
+    fetch_physionet2012,
+    load_physionet2012,
+    load_sample,
+)
 from medfuse_sk.datasets.physionet2012 import _download as download
 from medfuse_sk.datasets.physionet2012 import _loader as p12
 
@@ -123,7 +128,7 @@ def test_without_data_dir_only_the_environment_and_the_cache_are_looked_at(tmp_p
     with no ``MEDFUSE_P12_DIR`` and an empty cache, loading is a clear error."""
     monkeypatch.chdir(Path(__file__).parents[2])  # ../shared/data/physionet2012 exists here
     monkeypatch.delenv(p12.ENV_DATA_DIR, raising=False)
-    monkeypatch.setenv(p12.ENV_CACHE, str(tmp_path / "cache"))
+    monkeypatch.setenv(ENV_CACHE, str(tmp_path / "cache"))
     with pytest.raises(FileNotFoundError, match=f"{p12.ENV_DATA_DIR} is not set.*cache"):
         load_physionet2012(split="val", stay_ids=[A_VAL_STAY], progress=False)
     monkeypatch.setenv(p12.ENV_DATA_DIR, str(tmp_path / "nothing"))
@@ -153,7 +158,7 @@ def test_the_packaged_sample_is_real_and_stratified():
     assert set(test.stay_ids) <= set(p12._listfile("val")["RecordID"])
     for part in (train, test):
         assert 0.12 < part.labels.mean() < 0.16
-    X = EventSet.from_long(train.events, categorical=train.categorical, stays=train.stay_ids)
+    X = train.to_event_set()
     assert set(X.categorical_features) == {"Gender", "ICUType"}
     assert len(X.feature_names) == 41  # 37 series + 4 numerical/categorical descriptors
 

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medfuse_sk import EventSet
 from medfuse_sk.datasets import load_physionet2019, load_physionet2019_sample
 from medfuse_sk.datasets.physionet2019 import _loader as p19
 
@@ -87,7 +86,7 @@ def test_event_table_conventions(sample):
     onset = sample.onset.to_numpy()
     assert [int(np.isnan(onset).sum()), int((onset < 24).sum()), int((onset >= 24).sum())] == [
         100, 50, 50]
-    X = EventSet.from_long(ev, categorical=sample.categorical)
+    X = sample.to_event_set()
     assert len(X) == 200 and set(X.categorical_features) <= set(p19.CATEGORICAL)
 
 

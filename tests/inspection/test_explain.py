@@ -1,6 +1,5 @@
 """Explanations: completeness on real sample stays, the causal feature wins, values as given."""
 
-import pickle
 import sys
 import warnings
 
@@ -31,8 +30,7 @@ def _logit(p):
 @pytest.fixture(scope="module")
 def sample():
     train, test = load_sample("train"), load_sample("test")
-    X_train = EventSet.from_long(train.events, categorical=train.categorical, stays=train.stay_ids)
-    X_test = EventSet.from_long(test.events, categorical=test.categorical, stays=test.stay_ids)
+    X_train, X_test = train.to_event_set(), test.to_event_set()
     return X_train, train.labels.loc[X_train.stay_ids], X_test.take(np.arange(N_STAYS))
 
 
@@ -193,68 +191,91 @@ def test_missing_captum_names_the_extra(fitted, sample, monkeypatch):
         explain(fitted, sample[2].take(np.arange(2)))
 
 
-def test_figures_are_written(fitted, sample, tmp_path):
-    from medfuse_sk.inspection import (
-        plot_attribution_vs_value,
-        plot_feature_responses,
-        plot_importance,
-        plot_stay,
-    )
+def _panels(fig):
+    """The figure's plotting axes, colour bars left out."""
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
 
-    table = explain(fitted, sample[2].take(np.arange(6)))
+
+@pytest.fixture(scope="module")
+def explained(fitted, sample):
+    return explain(fitted, sample[2].take(np.arange(6)))
+
+
+def test_stay_figure_draws_each_features_measurements_coloured_by_attribution(explained, tmp_path):
+    from medfuse_sk.inspection import plot_stay
+
+    table = explained
     stay = table.iloc[0, 0]
-    plot_stay(table, stay, tmp_path / "stay.png")
-    plot_importance(table, tmp_path / "importance.png")
-    plot_attribution_vs_value(table, ["K", "Na"], tmp_path / "values.png")
-    plot_feature_responses({"K": [feature_response(fitted, "K")]}, {"K": (3.0, 4.2, 6.0)},
-                           tmp_path / "response.png")
-    for name in ("stay", "importance", "values", "response"):
-        assert (tmp_path / f"{name}.png").stat().st_size > 5_000
+    rows = table[table["stay_id"] == stay]
+    fig = plot_stay(table, stay, tmp_path / "stay.png", max_features=5)
+    assert (tmp_path / "stay.png").stat().st_size > 5_000
+    per_feature = rows.groupby("feature")["attribution"]
+    ranked = per_feature.apply(lambda a: a.abs().sum()).sort_values(ascending=False)
+    panels = _panels(fig)
+    assert len(panels) == min(5, len(ranked))
+    for ax, feature in zip(panels, ranked.index):
+        assert ax.get_ylabel() == f"{feature}\n{per_feature.sum()[feature]:+.3f}"
+        r = rows[rows["feature"] == feature].sort_values("time")
+        dots = ax.collections[0]
+        np.testing.assert_allclose(dots.get_array(), r["attribution"])
+        drawn_y = r["value"] if r["value"].notna().all() else np.zeros(len(r))
+        np.testing.assert_allclose(dots.get_offsets(), np.column_stack([r["time"], drawn_y]))
+    assert panels[-1].get_xlabel() == "hours since the stay's start"
+    assert f"predicted risk {rows['risk'].iloc[0]:.1%}" in fig._suptitle.get_text()
+    assert f"{len(ranked) - 5} more features not shown" in fig._suptitle.get_text()
     with pytest.raises(ValueError, match="stay -1 is not in the explanation table"):
         plot_stay(table, -1)
 
 
-def test_cli_explains_a_saved_model_and_an_events_file(fitted, sample, tmp_path):
-    from medfuse_sk.cli._main import main
+def test_importance_figure_draws_the_ranking(explained, tmp_path):
+    from medfuse_sk.inspection import plot_importance
 
-    model = tmp_path / "model.pkl"
-    model.write_bytes(pickle.dumps(fitted))
-    events = tmp_path / "events.csv"
-    sample[2].take(np.arange(5)).to_long().to_csv(events, index=False)
-    out = tmp_path / "out"
-    assert main(["explain", "--model", str(model), "--events", str(events), "--out", str(out),
-                 "--plot", "1", "--stay", str(sample[2].stay_ids[3]), "--features", "K"]) == 0
-    table = pd.read_csv(out / "attributions.csv")
-    assert table["stay_id"].nunique() == 5
-    stays = pd.read_csv(out / "stays.csv", index_col=0)
-    np.testing.assert_allclose(stays["attribution_sum"], stays["logit"] - stays["baseline_logit"],
-                               atol=0.01)
-    for name in ("importance.png", "feature_response.png", "attribution_vs_value.png",
-                 "summary.json"):
-        assert (out / name).exists(), name
-    drawn = {p.name for p in out.glob("stay_*.png")}
-    assert drawn == {f"stay_{stays['risk'].idxmax()}.png", f"stay_{sample[2].stay_ids[3]}.png"}
+    fig = plot_importance(explained, tmp_path / "importance.png", top=4)
+    assert (tmp_path / "importance.png").stat().st_size > 5_000
+    want = feature_importance(explained).head(4)[::-1]  # the largest at the top
+    (ax,) = _panels(fig)
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(want.index)
+    np.testing.assert_allclose([bar.get_width() for bar in ax.patches], want["mean_abs"])
+    np.testing.assert_allclose(ax.collections[0].get_offsets(),
+                               np.column_stack([want["mean_signed"], np.arange(4)]))
+    assert ax.get_title() == f"What drove the risk: {explained['stay_id'].nunique()} stays"
 
 
-def test_cli_reads_a_model_folder_written_by_save_model(fitted, sample, tmp_path):
-    from medfuse_sk.cli._main import main
-    from medfuse_sk.io import save_model
+def test_attribution_vs_value_figure_draws_every_token_of_the_features(explained, tmp_path):
+    from medfuse_sk.inspection import plot_attribution_vs_value
 
-    folder = save_model(fitted, tmp_path / "model")
-    events = tmp_path / "events.csv"
-    X = sample[2].take(np.arange(3))
-    X.to_long().to_csv(events, index=False)
-    out = tmp_path / "out"
-    assert main(["explain", "--model", str(folder), "--events", str(events), "--out", str(out),
-                 "--plot", "0", "--features"]) == 0
-    stays = pd.read_csv(out / "stays.csv", index_col=0)
-    np.testing.assert_allclose(stays["risk"], fitted.predict_proba(X)[:, 1], rtol=1e-5)
+    fig = plot_attribution_vs_value(explained, ["K", "Na", "not a feature"],
+                                    tmp_path / "values.png")
+    assert (tmp_path / "values.png").stat().st_size > 5_000
+    panels = _panels(fig)
+    assert len(panels) == 2
+    for ax, feature in zip(panels, ("K", "Na")):
+        r = explained[explained["feature"] == feature]
+        assert ax.get_xlabel() == f"{feature} (as measured)" and len(r) > 0
+        np.testing.assert_allclose(ax.collections[0].get_offsets(),
+                                   np.column_stack([r["value"], r["attribution"]]))
+    assert panels[0].get_ylabel() == "attribution to the logit"
 
 
-@pytest.mark.slow
-def test_cli_with_nothing_given_runs_on_the_sample(tmp_path):
-    from medfuse_sk.cli._main import main
+def test_feature_response_figure_draws_gates_and_token_similarity(fitted, tmp_path):
+    from medfuse_sk.inspection import plot_feature_responses
 
-    out = tmp_path / "out"
-    assert main(["explain", "--out", str(out), "--epochs", "1", "--max-stays", "30"]) == 0
-    assert pd.read_csv(out / "stays.csv").shape[0] == 30
+    response = feature_response(fitted, "K", n=31)
+    levels = (3.0, 4.2, 6.0)
+    fig = plot_feature_responses({"K": [response]}, {"K": levels}, tmp_path / "response.png")
+    assert (tmp_path / "response.png").stat().st_size > 5_000
+    gates_ax, similarity_ax = _panels(fig)
+    assert gates_ax.get_title() == "K, mufuse: gate g(x) − at normal"
+    gates = np.asarray(gates_ax.images[0].get_array())
+    assert gates.shape == (response.gates.shape[1], 31)  # one row per gate entry
+    centred = response.gates - np.array([np.interp(levels[1], response.values, g)
+                                         for g in response.gates.T])
+    np.testing.assert_allclose(np.sort(gates, axis=0), np.sort(centred.T, axis=0), atol=1e-6)
+    np.testing.assert_allclose(gates_ax.images[0].get_extent()[:2],
+                               [response.values.min(), response.values.max()])
+    np.testing.assert_allclose(np.asarray(similarity_ax.images[0].get_array()),
+                               response.similarity(), atol=1e-6)
+    fold = response.distances(*levels)["fold"]
+    assert f"fold {fold:.2f}" in similarity_ax.get_title()
+    marked = sorted(line.get_xdata()[0] for line in gates_ax.lines)
+    assert marked == sorted(levels)

@@ -1,8 +1,12 @@
 """Model files: safetensors weights + plain JSON; identical predictions; tampered files refused."""
 
+import importlib
 import json
+import os
 import pickle
+import subprocess
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
 from medfuse_sk.datasets import load_sample
 from medfuse_sk.io import ModelFileError, load_model, save_model
+from medfuse_sk.models import BaseEventClassifier, register_model, unregister_model
 
 SMALL = {"d_model": 16, "n_heads": 2, "max_epochs": 1, "verbose": 0, "random_state": 0}
 
@@ -80,23 +85,102 @@ def _edit_json(folder, edit):
     path.write_text(json.dumps(config))
 
 
+# -- a file naming code to run is refused before anything of it is used ----------------------
+class _Touch:
+    """A pickle payload: unpickling it runs ``os.system("touch MARKER")``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def _payload(where: str, marker) -> tuple[str, dict, str]:
+    """(named callable, its arguments, the place in the file) of each malicious edit."""
+    if where == "model":
+        return "os.system", {"command": f"touch {marker}"}, "model"
+    if where == "tokenizer":
+        return "subprocess.Popen", {"args": ["touch", str(marker)]}, "model.fitted.tokenizer_"
+    return "subprocess.Popen", {"args": ["touch", str(marker)]}, "model.params.module"
+
+
+def _run_trusting(name: str, arguments: dict) -> None:
+    """What a loader that imports the classes a file names would do with the payload."""
+    module, attribute = name.rsplit(".", 1)
+    result = getattr(importlib.import_module(module), attribute)(**arguments)
+    if hasattr(result, "wait"):
+        result.wait()
+
+
 @pytest.mark.parametrize("where", ["model", "tokenizer", "parameter_class"])
-def test_a_json_naming_an_arbitrary_class_is_refused_and_runs_nothing(saved, tmp_path, where):
+def test_the_payloads_run_when_trusted(tmp_path, where):
+    """Positive controls: each payload below does create its marker when a loader trusts it
+    (so the marker's absence there means refusal, not a dud payload)."""
     marker = tmp_path / "pwned"
+    pickle.loads(pickle.dumps(_Touch(marker)))  # what a pickle would do on load
+    assert marker.exists()
+    marker.unlink()
+    _run_trusting(*_payload(where, marker)[:2])
+    assert marker.exists()
+
+
+@pytest.fixture
+def spies(monkeypatch):
+    """Records any attempt to run or import what a malicious file names, or to read weights."""
+    import safetensors.torch
+
+    calls = []
+    real_import = importlib.import_module
+
+    def spy_import(name, *args, **kwargs):
+        if name.split(".")[0] in {"os", "subprocess"}:
+            calls.append(f"import {name}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", spy_import)
+    monkeypatch.setattr(os, "system", lambda *a, **k: calls.append("os.system") or 0)
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: calls.append("subprocess.Popen"))
+    real_load_file = safetensors.torch.load_file
+    monkeypatch.setattr(safetensors.torch, "load_file",
+                        lambda *a, **k: calls.append("read weights") or real_load_file(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("where", ["model", "tokenizer", "parameter_class"])
+def test_a_json_naming_an_arbitrary_class_is_refused_before_anything_runs(saved, tmp_path, where,
+                                                                          spies):
+    marker = tmp_path / "pwned"
+    name, arguments, place = _payload(where, marker)
 
     def edit(config):
+        model = config["model"]
         if where == "model":
-            config["model"]["class"] = "os.system"
-            config["model"]["params"] = {"command": f"touch {marker}"}
+            model["class"], model["params"] = name, arguments
         elif where == "tokenizer":
-            config["model"]["fitted"]["tokenizer_"]["__estimator__"]["class"] = "subprocess.Popen"
+            tokenizer = model["fitted"]["tokenizer_"]["__estimator__"]
+            tokenizer["class"], tokenizer["params"] = name, arguments
         else:
-            config["model"]["params"]["module"] = {"__class__": "subprocess.Popen"}
+            model["params"]["module"] = {"__class__": name}
+            model["params"].update({f"module__{k}": v for k, v in arguments.items()})
 
     _edit_json(saved, edit)
-    with pytest.raises(ModelFileError, match=r"refusing the class '(os\.system|subprocess\.Popen)'"):
+    with pytest.raises(ModelFileError) as refused:
         load_model(saved)
+    message = str(refused.value)
+    assert message.startswith(f"{saved / 'model.json'}: {place}: refusing the class {name!r}")
+    assert ("the registered and structural classes" if where != "parameter_class"
+            else "not one of the known parameter classes") in message
+    assert spies == []  # nothing named was imported or called, and the weights were not read
     assert not marker.exists()
+
+
+def test_a_class_of_the_library_that_is_not_registered_is_refused(saved):
+    """The lists are the registry's, not "anything under medfuse_sk"."""
+    _edit_json(saved, lambda c: c["model"]["params"].update(
+        module={"__class__": "medfuse_sk.models.MuFuseEmbedding"}))
+    with pytest.raises(ModelFileError, match="refusing the class 'medfuse_sk.models.MuFuseEmbedding'"):
+        load_model(saved)
 
 
 def test_truncated_weights_raise_our_error(saved):
@@ -180,3 +264,117 @@ def test_pickle_keeps_working(fitted, data):
     for model in fitted.values():
         again = pickle.loads(pickle.dumps(model))
         np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+
+
+# -- class references: public spellings written, old spellings read --------------------------
+OLD = Path(__file__).parent / "data" / "model_v0"
+
+
+@pytest.mark.parametrize("kind", ["classifier", "pipeline"])
+def test_folders_written_before_the_move_load_and_predict_as_recorded(kind):
+    """Written by the code before the move into subpackages (MADE_BY.py.txt): old class paths
+    (medfuse_sk.model.MedFuseModule, medfuse_sk.losses.BinaryLoss) mapped by the loader."""
+    import pandas as pd
+
+    text = (OLD / kind / "model.json").read_text()
+    assert '"medfuse_sk.model.MedFuseModule"' in text and '"medfuse_sk.losses.BinaryLoss"' in text
+    model = load_model(OLD / kind)
+    events = pd.read_csv(OLD / "events.csv")
+    recorded = pd.read_csv(OLD / "predictions.csv")
+    proba = model.predict_proba(events)[:, 1]
+    assert EventSet.from_long(events).stay_ids.tolist() == recorded["stay_id"].tolist()
+    np.testing.assert_allclose(proba, recorded[kind].to_numpy(), rtol=0, atol=1e-6)
+
+
+def test_new_files_name_classes_by_their_public_path(saved):
+    from medfuse_sk.io import LEGACY_CLASS_PATHS, class_reference
+    from medfuse_sk.models import BinaryLoss, MedFuseEnsemble, MedFuseModule
+
+    params = json.loads((saved / "model.json").read_text())["model"]["params"]
+    assert params["module"] == {"__class__": "medfuse_sk.models.MedFuseModule"}
+    assert params["criterion"] == {"__class__": "medfuse_sk.models.BinaryLoss"}
+    assert params["optimizer"] == {"__class__": "torch.optim.AdamW"}
+    assert class_reference(MedFuseModule) == "medfuse_sk.models.MedFuseModule"
+    assert class_reference(BinaryLoss) == "medfuse_sk.models.BinaryLoss"
+    written = [v["__class__"] for v in params.values() if isinstance(v, dict) and "__class__" in v]
+    assert written and not [w for w in written if "._" in w]  # no private module
+    assert set(LEGACY_CLASS_PATHS.values()) == {class_reference(c) for c in (
+        MedFuseModule, BinaryLoss, MedFuseEnsemble)}
+
+
+@pytest.mark.parametrize("spelling", [
+    "medfuse_sk.model.MedFuseModule",                    # before the move
+    "medfuse_sk.models.medfuse._network.MedFuseModule",  # the defining module, after it
+])
+def test_other_spellings_of_a_known_class_load_the_same_model(saved, data, fitted, spelling):
+    _edit_json(saved, lambda c: c["model"]["params"].update(module={"__class__": spelling}))
+    X, _ = data
+    np.testing.assert_array_equal(load_model(saved).predict_proba(X),
+                                  fitted["classifier"].predict_proba(X))
+
+
+# -- the registry decides what loads ----------------------------------------------------------
+class EventCountClassifier(BaseEventClassifier):
+    """A registered model that is no network: risk logistic in one feature's event count."""
+
+    _input = "events"
+
+    def __init__(self, count_feature="HR", random_state=0):
+        self.count_feature = count_feature
+        self.random_state = random_state
+
+    def _counts(self, X):
+        stay = np.repeat(np.arange(len(X)), np.diff(X.offsets))
+        mine = X.feature_names[X.columns["feature"]] == self.count_feature
+        return np.bincount(stay[mine], minlength=len(X)).astype(float)
+
+    def _fit(self, X, y, sample_weight):
+        from sklearn.linear_model import LogisticRegression
+
+        lr = LogisticRegression().fit(self._counts(X)[:, None], y)
+        self.coef_, self.intercept_ = lr.coef_[0], float(lr.intercept_[0])
+
+    def _predict_proba(self, X):
+        p = 1 / (1 + np.exp(-(self._counts(X) * self.coef_[0] + self.intercept_)))
+        return np.column_stack([1 - p, p])
+
+
+@pytest.fixture
+def registered_counter():
+    register_model("event_count", EventCountClassifier)
+    yield EventCountClassifier
+    unregister_model("event_count")
+
+
+def test_a_registered_model_without_a_network_saves_and_loads(registered_counter, data, tmp_path):
+    X, y = data
+    model = registered_counter("GCS").fit(X, y)
+    folder = save_model(model, tmp_path / "counter")
+    config = json.loads((folder / "model.json").read_text())
+    assert config["model"]["class"] == "EventCountClassifier" and config["history"] == {}
+    assert set(config["model"]["fitted"]) >= {"coef_", "intercept_", "classes_"}
+    loaded = load_model(folder)
+    assert type(loaded) is registered_counter and loaded.count_feature == "GCS"
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert model.predict_proba(X)[:, 1].std() > 0
+
+
+def test_an_unregistered_class_is_neither_saved_nor_loaded(registered_counter, data, tmp_path):
+    X, y = data
+    folder = save_model(registered_counter().fit(X, y), tmp_path / "counter")
+    unregister_model("event_count")
+    with pytest.raises(ModelFileError, match=r"model: refusing the class 'EventCountClassifier': "
+                                             r"a model file may only name the registered"):
+        load_model(folder)
+    with pytest.raises(ModelFileError, match="EventCountClassifier.*Register it"):
+        save_model(registered_counter().fit(X, y), tmp_path / "again")
+    register_model("event_count", registered_counter)  # registered again: it loads again
+    assert type(load_model(folder)) is registered_counter
+
+
+def test_an_unfitted_registered_model_is_refused(registered_counter, tmp_path):
+    with pytest.raises(ModelFileError, match="this EventCountClassifier is not fitted"):
+        save_model(registered_counter(), tmp_path / "unfitted")
+    with pytest.raises(ModelFileError, match="step 'eventcountclassifier': this "
+                                             "EventCountClassifier is not fitted"):
+        save_model(make_pipeline(registered_counter()), tmp_path / "unfitted")

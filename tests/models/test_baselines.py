@@ -88,9 +88,7 @@ def _sample_sets():
     from medfuse_sk.datasets import load_sample
 
     train, held_out = load_sample("train"), load_sample("test")
-    X = EventSet.from_long(train.events, categorical=train.categorical, stays=train.stay_ids)
-    X_test = EventSet.from_long(held_out.events, categorical=held_out.categorical,
-                                stays=held_out.stay_ids)
+    X, X_test = train.to_event_set(), held_out.to_event_set()
     return X, train.labels.loc[X.stay_ids], X_test, held_out.labels.loc[X_test.stay_ids]
 
 

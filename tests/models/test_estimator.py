@@ -15,29 +15,20 @@ from sklearn.utils import estimator_checks
 from skorch import NeuralNetBinaryClassifier
 from skorch.callbacks import Callback, LRScheduler
 from skorch.helper import predefined_split
-from synthetic import u_shaped_task
+from synthetic import TINY, u_shaped_task
 from torch.optim.lr_scheduler import LambdaLR
 
 from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
+from medfuse_sk.data import TokenSet
 from medfuse_sk.models import MedFuseModule, TokenDataset
 
-TINY = dict(d_model=16, n_heads=2, n_layers=1, partition_factor=4, max_epochs=2, verbose=0)
+# fixtures from conftest.py: ``u_shaped`` (events, labels of 160 stays) and ``fitted_medfuse``
+# (MedFuseClassifier(random_state=0, **TINY) fitted on them)
 
 
-@pytest.fixture(scope="module")
-def task():
-    return u_shaped_task(n_stays=160, seed=0)
-
-
-@pytest.fixture(scope="module")
-def fitted(task):
-    events, labels = task
-    return MedFuseClassifier(random_state=0, **TINY).fit(events, labels)
-
-
-def test_the_readme_example_runs(task):
+def test_the_readme_example_runs(u_shaped):
     """The issue's user code, verbatim in spirit: Pipeline, cross_val_score, GridSearchCV."""
-    events, labels = task
+    events, labels = u_shaped
     X = EventSet.from_long(events, stay="stay_id", time="time", feature="feature", value="value")
     y = labels.loc[X.stay_ids]
     pipe = make_pipeline(EventTokenizer(window=2.0, horizon=48.0),
@@ -54,18 +45,18 @@ def test_the_readme_example_runs(task):
     assert grid.predict_proba(X).shape == (len(X), 2)
 
 
-def test_predict_proba_rows_follow_the_input_stays(task, fitted):
-    events, labels = task
-    proba = fitted.predict_proba(events)
+def test_predict_proba_rows_follow_the_input_stays(u_shaped, fitted_medfuse):
+    events, labels = u_shaped
+    proba = fitted_medfuse.predict_proba(events)
     order = pd.unique(events["stay_id"])
     assert proba.shape == (len(order), 2)
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
-    risk = fitted.predict_risk(events)
+    risk = fitted_medfuse.predict_risk(events)
     assert risk.index.tolist() == order.tolist()
     np.testing.assert_allclose(risk.to_numpy(), proba[:, 1])
     # the same stays in another order give the same per-stay probabilities
     shuffled = events.sample(frac=1.0, random_state=3)
-    again = fitted.predict_risk(shuffled)
+    again = fitted_medfuse.predict_risk(shuffled)
     pd.testing.assert_series_equal(again.sort_index(), risk.sort_index())
 
 
@@ -74,12 +65,12 @@ def test_not_fitted_error():
         MedFuseClassifier().predict_proba(u_shaped_task(10)[0])
 
 
-def test_get_set_params_and_clone(fitted):
-    params = fitted.get_params()
+def test_get_set_params_and_clone(fitted_medfuse):
+    params = fitted_medfuse.get_params()
     for name in ("fusion", "partition_factor", "d_model", "lr", "max_epochs", "kernel",
                  "random_state", "batch_size", "dropout", "n_heads", "n_layers", "device"):
         assert name in params
-    twin = clone(fitted)
+    twin = clone(fitted_medfuse)
     assert twin.get_params()["d_model"] == 16 and not hasattr(twin, "module_")
     twin.set_params(fusion="scane", partition_factor=1, module__dim_feedforward=24)
     assert twin.fusion == "scane"
@@ -88,19 +79,19 @@ def test_get_set_params_and_clone(fitted):
     assert twin.module_.layers[0].ff1.out_features == 24
 
 
-def test_pickle_and_joblib_round_trips_predict_identically(task, fitted):
-    events, _ = task
-    want = fitted.predict_proba(events)
-    back = pickle.loads(pickle.dumps(fitted))
+def test_pickle_and_joblib_round_trips_predict_identically(u_shaped, fitted_medfuse):
+    events, _ = u_shaped
+    want = fitted_medfuse.predict_proba(events)
+    back = pickle.loads(pickle.dumps(fitted_medfuse))
     np.testing.assert_array_equal(back.predict_proba(events), want)
     buffer = io.BytesIO()
-    joblib.dump(fitted, buffer)
+    joblib.dump(fitted_medfuse, buffer)
     buffer.seek(0)
     np.testing.assert_array_equal(joblib.load(buffer).predict_proba(events), want)
 
 
-def test_same_random_state_same_fit(task):
-    events, labels = task
+def test_same_random_state_same_fit(u_shaped):
+    events, labels = u_shaped
     a = MedFuseClassifier(random_state=7, **TINY).fit(events, labels).predict_proba(events)
     b = MedFuseClassifier(random_state=7, **TINY).fit(events, labels).predict_proba(events)
     c = MedFuseClassifier(random_state=8, **TINY).fit(events, labels).predict_proba(events)
@@ -118,8 +109,8 @@ def test_mufuse_learns_a_value_feature_interaction():
     assert roc_auc_score(test_labels.loc[risk.index], risk) > 0.95
 
 
-def test_labels_are_aligned_by_stay_id(task):
-    events, labels = task
+def test_labels_are_aligned_by_stay_id(u_shaped):
+    events, labels = u_shaped
     shuffled = labels.sample(frac=1.0, random_state=0)
     a = MedFuseClassifier(random_state=1, **TINY).fit(events, labels).predict_proba(events)
     b = MedFuseClassifier(random_state=1, **TINY).fit(events, shuffled).predict_proba(events)
@@ -133,31 +124,65 @@ def test_labels_are_aligned_by_stay_id(task):
     (lambda y: y * 2, "binary"),
     (lambda y: y.to_numpy()[:-1], "one label per stay"),
 ])
-def test_bad_labels(task, labels, message):
-    events, y = task
+def test_bad_labels(u_shaped, labels, message):
+    events, y = u_shaped
     with pytest.raises(ValueError, match=message):
         MedFuseClassifier(**TINY).fit(events, labels(y))
 
 
-def test_a_stay_without_events_still_gets_a_probability(fitted):
+def test_a_stay_without_events_is_predicted_as_a_lone_empty_token(fitted_medfuse):
+    """A stay without events is read as one ``"<empty>"`` token (vocabulary id 0, value 0,
+    time 0): its probability is exactly that of a stay given just that token."""
     X = EventSet.from_long(pd.DataFrame({"stay_id": [1, 1], "time": [0.0, 1.0],
                                          "feature": ["K", "K"], "value": [2.5, 2.6]}),
                            stays=[1, 2])
-    proba = fitted.predict_proba(X)
+    proba = fitted_medfuse.predict_proba(X)
     assert proba.shape == (2, 2) and np.isfinite(proba).all()
+    tokens = fitted_medfuse.transform_tokens(X)
+    assert tokens.lengths.tolist() == [2, 0] and tokens.feature_names[0] == "<empty>"
+    lone = TokenSet(np.array([2]), np.array([0, 1]),
+                    {"feature": np.zeros(1, np.int32), "value": np.zeros(1, np.float32),
+                     "category": np.full(1, -1, np.int32), "time": np.zeros(1, np.float32)},
+                    tokens.feature_names, tokens.n_categories)
+    np.testing.assert_array_equal(proba[1], fitted_medfuse.predict_proba(lone)[0])
+    assert not np.allclose(proba[0], proba[1])  # a stay with events is not read the same way
 
 
-def test_a_stay_with_100000_events(fitted):
+@pytest.mark.parametrize("class_weight", ["balanced", 3.0, None])
+def test_class_weight_weights_the_positive_stays_in_the_loss(u_shaped, class_weight):
+    """The training loss on a fixed batch is the BCE with positives weighted by
+    ``n_negative / n_positive`` of the training labels ("balanced"), by the float given, or
+    not at all, written out with numpy."""
+    events, labels = u_shaped
+    clf = MedFuseClassifier(random_state=0, class_weight=class_weight, **TINY).fit(events, labels)
+    X = EventSet.from_long(events)
+    y = labels.loc[X.stay_ids].to_numpy()
+    n_positive = int(y.sum())
+    want_weight = {"balanced": (len(y) - n_positive) / n_positive, 3.0: 3.0, None: 1.0}[class_weight]
+    assert class_weight is None or want_weight > 1.5  # positives are rare: the weight matters
+    stays = np.concatenate([np.flatnonzero(y == 1)[:4], np.flatnonzero(y == 0)[:6]])
+    batch, target = TokenDataset(clf.transform_tokens(X), y).collate(stays)
+    clf.module_.eval()
+    with torch.no_grad():
+        logits = clf.infer(batch)
+        got = clf.get_loss(logits, target, X=batch).item()
+    z, t = logits.double().numpy(), y[stays]
+    log_p, log_q = -np.logaddexp(0, -z), -np.logaddexp(0, z)
+    want = np.mean(-(want_weight * t * log_p + (1 - t) * log_q))
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_a_stay_with_100000_events(fitted_medfuse):
     n = 100_000
     events = pd.DataFrame({"stay_id": 1, "time": np.linspace(0, 48, n),
                            "feature": np.tile(["K", "Na"], n // 2), "value": np.ones(n)})
     with pytest.warns(UserWarning, match="more than max_tokens=1000"):
-        proba = fitted.predict_proba(events)
+        proba = fitted_medfuse.predict_proba(events)
     assert proba.shape == (1, 2) and np.isfinite(proba).all()
 
 
-def test_tokens_only_estimator_refuses_events(task):
-    events, labels = task
+def test_tokens_only_estimator_refuses_events(u_shaped):
+    events, labels = u_shaped
     X = EventSet.from_long(events)
     tokens = EventTokenizer().fit_transform(X)
     clf = MedFuseClassifier(random_state=0, **TINY).fit(tokens, labels.loc[X.stay_ids])
@@ -165,8 +190,8 @@ def test_tokens_only_estimator_refuses_events(task):
         clf.predict_proba(events)
 
 
-def test_verbose_prints_the_epoch_table_and_zero_is_silent(task, capsys):
-    events, labels = task
+def test_verbose_prints_the_epoch_table_and_zero_is_silent(u_shaped, capsys):
+    events, labels = u_shaped
     MedFuseClassifier(random_state=0, valid_size=0.1, **{**TINY, "verbose": 1}).fit(events, labels)
     out = capsys.readouterr().out
     assert "valid_auprc" in out and "train_loss" in out
@@ -175,11 +200,11 @@ def test_verbose_prints_the_epoch_table_and_zero_is_silent(task, capsys):
 
 
 @pytest.mark.parametrize("options", [
-    dict(loss="focal"), dict(class_weight="balanced"), dict(class_weight=3.0),
-    dict(valid_size=0), dict(pooling="cls", norm_first=True), dict(gate="none"),
+    dict(loss="focal"), dict(class_weight="balanced", loss="focal"), dict(valid_size=0),
+    dict(pooling="cls", norm_first=True), dict(gate="none"),
 ])
-def test_options_train(task, options):
-    events, labels = task
+def test_options_train(u_shaped, options):
+    events, labels = u_shaped
     clf = MedFuseClassifier(random_state=0, **{**TINY, **options}).fit(events, labels)
     assert np.isfinite(clf.predict_proba(events)).all()
     assert len(clf.history_) == TINY["max_epochs"]
@@ -199,8 +224,8 @@ class ValidPredictions(Callback):
         self.proba_.append(net.predict_proba(self.dataset)[:, 1])
 
 
-def test_early_stopping_restores_the_best_epochs_weights(task):
-    events, labels = task
+def test_early_stopping_restores_the_best_epochs_weights(u_shaped):
+    events, labels = u_shaped
     X = EventSet.from_long(events)
     tokens = EventTokenizer().fit_transform(X)
     y = labels.loc[X.stay_ids].to_numpy()
@@ -222,8 +247,8 @@ def test_early_stopping_restores_the_best_epochs_weights(task):
 
 
 # -- randomness ---------------------------------------------------------------------------
-def test_fit_and_predict_leave_the_global_rng_alone(task):
-    events, labels = task
+def test_fit_and_predict_leave_the_global_rng_alone(u_shaped):
+    events, labels = u_shaped
     torch.manual_seed(1234)
     np.random.seed(99)  # noqa: NPY002 (checking that nothing draws from it)
     torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()  # noqa: NPY002
@@ -236,8 +261,8 @@ def test_fit_and_predict_leave_the_global_rng_alone(task):
     np.testing.assert_array_equal(a, b)
 
 
-def test_without_a_random_state_the_fit_follows_torchs_seed(task):
-    events, labels = task
+def test_without_a_random_state_the_fit_follows_torchs_seed(u_shaped):
+    events, labels = u_shaped
     torch.manual_seed(5)
     a = MedFuseClassifier(**TINY).fit(events, labels).predict_proba(events)
     torch.manual_seed(5)
@@ -246,8 +271,8 @@ def test_without_a_random_state_the_fit_follows_torchs_seed(task):
 
 
 # -- skorch plumbing ----------------------------------------------------------------------
-def test_iterator_arguments_reach_the_data_loaders(task):
-    events, labels = task
+def test_iterator_arguments_reach_the_data_loaders(u_shaped):
+    events, labels = u_shaped
     clf = MedFuseClassifier(random_state=0, iterator_train__num_workers=2,
                             iterator_valid__num_workers=1, iterator_valid__batch_size=7,
                             **TINY)
@@ -310,8 +335,8 @@ def test_init_sets_only_parameters_beyond_skorchs_own():
     assert own == {"history_", "initialized_", "virtual_params_", "_params_to_validate"}
 
 
-def test_fit_on_an_event_set_returns_self_and_keeps_the_parameters(task):
-    events, labels = task
+def test_fit_on_an_event_set_returns_self_and_keeps_the_parameters(u_shaped):
+    events, labels = u_shaped
     X = EventSet.from_long(events)
     clf = MedFuseClassifier(random_state=0, **TINY)
     before = joblib.hash(clf.get_params(deep=False))

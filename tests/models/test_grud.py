@@ -25,9 +25,7 @@ SMALL = {"max_epochs": 3, "hidden_size": 32}
 
 def _sets():
     train, held_out = load_sample("train"), load_sample("test")
-    X = EventSet.from_long(train.events, categorical=train.categorical, stays=train.stay_ids)
-    X_test = EventSet.from_long(held_out.events, categorical=held_out.categorical,
-                                stays=held_out.stay_ids)
+    X, X_test = train.to_event_set(), held_out.to_event_set()
     return (X, train.labels.loc[X.stay_ids].to_numpy(), X_test,
             held_out.labels.loc[X_test.stay_ids].to_numpy())
 
@@ -98,7 +96,7 @@ def test_bad_input_is_named():
     X, y, _, _ = _sets()
     with pytest.raises(ValueError, match="valid_size"):
         GRUDClassifier(valid_size=0.0).fit(X, y)
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(ValueError, match="one label per stay"):
         GRUDClassifier(**SMALL).fit(X, y[:-1])
     late = pd.DataFrame({"stay_id": np.repeat(np.arange(20), 2), "feature": "HR",
                          "time": np.tile([1.0, 60.0], 20), "value": 80.0})

@@ -12,13 +12,22 @@ from sklearn.utils._param_validation import (
     make_constraint,
 )
 from skorch.helper import predefined_split
-from synthetic import u_shaped_task
+from synthetic import TINY, u_shaped_task
 
 from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
-from medfuse_sk.models import DEFAULTS, PARAMS, MedFuseModule, MuFuseEmbedding, TokenDataset
+from medfuse_sk.models import (
+    ARCHITECTURE,
+    DEFAULTS,
+    PARAMS,
+    MedFuseModule,
+    MedFusePretrainer,
+    MuFuseEmbedding,
+    TokenDataset,
+    check_fusion,
+)
 from medfuse_sk.recipes import PAPER, RECOMMENDED
 
-TINY = dict(d_model=16, n_heads=2, n_layers=1, partition_factor=4, max_epochs=1, verbose=0)
+ONE_EPOCH = {**TINY, "max_epochs": 1}  # these fits check parameters, not training
 
 #: A bad value for every parameter; where scikit-learn can generate one from a constraint,
 #: those are tried too. The issue's list of values a new user tried comes first.
@@ -101,7 +110,7 @@ def test_every_parameter_has_a_constraint_and_a_bad_value():
 @pytest.mark.parametrize("name, value", list(_cases()))
 def test_a_bad_value_is_an_error_naming_parameter_value_and_allowed(task, name, value):
     events, labels = task
-    clf = MedFuseClassifier(**{**TINY, name: value})
+    clf = MedFuseClassifier(**{**ONE_EPOCH, name: value})
     with pytest.raises(InvalidParameterError) as info:
         clf.fit(events, labels)
     message = str(info.value)
@@ -119,7 +128,7 @@ def test_a_bad_value_is_an_error_naming_parameter_value_and_allowed(task, name, 
 def test_parameters_that_must_agree(task, settings, message):
     events, labels = task
     with pytest.raises(InvalidParameterError, match=message):
-        MedFuseClassifier(**{**TINY, **settings}).fit(events, labels)
+        MedFuseClassifier(**{**ONE_EPOCH, **settings}).fit(events, labels)
 
 
 def test_valid_size_with_a_train_split_is_an_error(task):
@@ -127,20 +136,35 @@ def test_valid_size_with_a_train_split_is_an_error(task):
     X = EventSet.from_long(events)
     tokens = EventTokenizer().fit_transform(X)
     split = predefined_split(TokenDataset(tokens, labels.loc[X.stay_ids].to_numpy()))
-    clf = MedFuseClassifier(**{**TINY, "train_split": split, "valid_size": 0.2})
+    clf = MedFuseClassifier(**{**ONE_EPOCH, "train_split": split, "valid_size": 0.2})
     with pytest.raises(InvalidParameterError, match="valid_size=0.2 has no effect"):
         clf.fit(tokens, labels.loc[X.stay_ids])
     # the default valid_size with a train_split is fine, and the split is used
-    clf = MedFuseClassifier(**{**TINY, "train_split": split}).fit(tokens, labels.loc[X.stay_ids])
+    clf = MedFuseClassifier(**{**ONE_EPOCH, "train_split": split}).fit(tokens, labels.loc[X.stay_ids])
     assert "valid_auprc" in clf.history[-1]
 
 
-def test_good_values_of_every_kind_are_accepted(task):
+def _fusions(clf):
+    return tuple(m.embedding.fusion for m in getattr(clf.module_, "members", [clf.module_]))
+
+
+@pytest.mark.parametrize("settings, read, expected", [
+    (dict(fusion=["mufuse", "scane"]), _fusions, ("mufuse", "scane")),
+    (dict(fusion=("add", "concat"), n_models=4), _fusions, ("add", "concat", "add", "concat")),
+    (dict(class_weight=2.0, random_state=np.int64(3), device=torch.device("cpu")),
+     lambda clf: (clf.criterion_.pos_weight, clf.seed_,
+                  {p.device.type for p in clf.module_.parameters()}),
+     (2.0, 3, {"cpu"})),
+    (dict(categorical=("K",), patience=None, dim_feedforward=8, verbose=False),
+     lambda clf: (list(clf.tokenizer_.categorical_features_),
+                  clf.module_.layers[0].ff1.out_features, "early_stopping" in dict(clf.callbacks_)),
+     (["K"], 8, False)),
+], ids=["fusion-list", "fusion-tuple-cycled", "numpy-int-and-device", "categorical-None-bool"])
+def test_good_values_of_every_kind_are_accepted_and_take_effect(task, settings, read, expected):
     events, labels = task
-    for settings in (dict(fusion=["mufuse", "scane"]), dict(fusion=("add", "concat"), n_models=4),
-                     dict(class_weight=2.0, random_state=np.int64(3), device=torch.device("cpu")),
-                     dict(categorical=("K",), patience=None, dim_feedforward=8, verbose=False)):
-        MedFuseClassifier(**{**TINY, **settings}).fit(events, labels)
+    clf = MedFuseClassifier(**{**ONE_EPOCH, **settings}).fit(events, labels)
+    assert read(clf) == expected
+    assert np.isfinite(clf.predict_proba(events)).all()
 
 
 def test_the_module_built_directly_is_the_estimators_model():
@@ -181,3 +205,34 @@ def test_signature_and_docstring_come_from_the_spec():
     clf = MedFuseClassifier(n_models=2)
     assert clf.n_models == 2 and clf.d_model == PARAMS["d_model"].default
     assert clf.get_params()["lr"] == PARAMS["lr"].default  # skorch's own, from the spec too
+
+
+#: Pre-trainer parameters whose defaults deliberately differ from the classifier's.
+PRETRAINER_OWN_DEFAULTS = {"max_epochs", "valid_size"}
+
+
+def test_the_pretrainer_shares_the_classifiers_defaults():
+    """The pre-trainer's network must match the classifier it hands its weights to: every
+    parameter it shares with the spec has the spec's default (read, not copied)."""
+    pretrainer = inspect.signature(MedFusePretrainer).parameters
+    shared = (set(pretrainer) & set(PARAMS)) - PRETRAINER_OWN_DEFAULTS
+    assert set(ARCHITECTURE) <= shared and set(ARCHITECTURE) <= set(DEFAULTS)
+    differ = {name: (pretrainer[name].default, PARAMS[name].default) for name in sorted(shared)
+              if pretrainer[name].default != PARAMS[name].default}
+    assert not differ, f"MedFusePretrainer defaults differ from the spec: {differ}"
+    built = MedFusePretrainer().architecture()
+    assert built == {name: PARAMS[name].default for name in ARCHITECTURE}
+
+
+def test_check_fusion_is_the_one_check_of_a_fusion():
+    assert check_fusion("add") == ("add",)
+    assert check_fusion(["mufuse", "scane"]) == ("mufuse", "scane")
+    for bad in ("mul", (), ["mufuse", "mul"], 3):
+        with pytest.raises(ValueError, match=r"fusion must be one of \('mufuse'"):
+            check_fusion(bad)
+    with pytest.raises(ValueError, match="got \\('add',\\)"):
+        check_fusion(("add",), several=False)
+    with pytest.raises(ValueError, match="fusion must be one of"):  # the embedding calls it
+        MuFuseEmbedding(4, 0, 16, fusion=("add",))
+    with pytest.raises(ValueError, match="fusion must be one of"):  # and the pre-trainer
+        MedFusePretrainer(fusion=("add", "concat")).fit(u_shaped_task(20)[0])

@@ -9,13 +9,12 @@ import torch
 from sklearn.metrics import make_scorer, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
-from synthetic import u_shaped_task
+from synthetic import TINY, u_shaped_task
 
 from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
 from medfuse_sk.models import TokenDataset
 
-TINY = dict(d_model=16, n_heads=2, n_layers=1, partition_factor=4, max_epochs=2, verbose=0,
-            random_state=0)
+SEEDED = {**TINY, "random_state": 0}  # every fit here is seeded
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +27,7 @@ def task():
 @pytest.fixture(scope="module")
 def fitted(task):
     X, y = task
-    clf = MedFuseClassifier(**{**TINY, "class_weight": 2.0}).fit(X, y)
+    clf = MedFuseClassifier(**{**SEEDED, "class_weight": 2.0}).fit(X, y)
     with torch.no_grad():  # spread the barely trained logits so that stays' losses differ
         clf.module_.head[-1].weight.mul_(50.0)
     return clf
@@ -83,14 +82,14 @@ def test_the_loss_by_hand(task, fitted):
 
 def test_fit_with_weights(task):
     X, y = task
-    plain = MedFuseClassifier(**TINY).fit(X, y).predict_proba(X)
-    ones = MedFuseClassifier(**TINY).fit(X, y, sample_weight=np.ones(len(y))).predict_proba(X)
+    plain = MedFuseClassifier(**SEEDED).fit(X, y).predict_proba(X)
+    ones = MedFuseClassifier(**SEEDED).fit(X, y, sample_weight=np.ones(len(y))).predict_proba(X)
     np.testing.assert_array_equal(ones, plain)
-    weighted = MedFuseClassifier(**TINY).fit(X, y, sample_weight=np.where(y == 1, 5.0, 1.0))
+    weighted = MedFuseClassifier(**SEEDED).fit(X, y, sample_weight=np.where(y == 1, 5.0, 1.0))
     assert not np.allclose(weighted.predict_proba(X), plain)
     # a Series is aligned by stay id, like y
     w = pd.Series(np.where(y == 1, 5.0, 1.0), index=X.stay_ids).sample(frac=1.0, random_state=0)
-    again = MedFuseClassifier(**TINY).fit(X, y, sample_weight=w)
+    again = MedFuseClassifier(**SEEDED).fit(X, y, sample_weight=w)
     np.testing.assert_array_equal(again.predict_proba(X), weighted.predict_proba(X))
 
 
@@ -105,20 +104,20 @@ def test_fit_with_weights(task):
 def test_bad_weights_are_clear_errors(task, weight, message):
     X, y = task
     with pytest.raises(ValueError, match=message):
-        MedFuseClassifier(**TINY).fit(X, y, sample_weight=weight(len(y)))
+        MedFuseClassifier(**SEEDED).fit(X, y, sample_weight=weight(len(y)))
 
 
 def test_weights_reach_the_loss_through_a_pipeline_and_cross_val_score(task):
     X, y = task
     weight = np.where(y == 1, 4.0, 1.0)
     tokens = EventTokenizer().fit(X).transform(X)
-    direct = MedFuseClassifier(**TINY).fit(tokens, y, sample_weight=weight)
+    direct = MedFuseClassifier(**SEEDED).fit(tokens, y, sample_weight=weight)
     with sklearn.config_context(enable_metadata_routing=True):
         pipe = make_pipeline(EventTokenizer(),
-                             MedFuseClassifier(**TINY).set_fit_request(sample_weight=True))
+                             MedFuseClassifier(**SEEDED).set_fit_request(sample_weight=True))
         pipe.fit(X, y, sample_weight=weight)
         np.testing.assert_array_equal(pipe.predict_proba(X), direct.predict_proba(tokens))
-        unweighted = make_pipeline(EventTokenizer(), MedFuseClassifier(**TINY)).fit(X, y)
+        unweighted = make_pipeline(EventTokenizer(), MedFuseClassifier(**SEEDED)).fit(X, y)
         assert not np.allclose(unweighted.predict_proba(X), direct.predict_proba(tokens))
         scorer = make_scorer(roc_auc_score, response_method="predict_proba")
         scores = cross_val_score(pipe, X, y, cv=StratifiedKFold(2),

@@ -91,7 +91,7 @@ def test_estimator_static_branch_finds_p12_descriptors_and_round_trips(tmp_path)
     from medfuse_sk.io import load_model, save_model
 
     data = load_sample("train")
-    X = EventSet.from_long(data.events, categorical=data.categorical, stays=data.stay_ids)[:120]
+    X = data.to_event_set()[:120]
     y = data.labels.loc[X.stay_ids].to_numpy()
     clf = MedFuseClassifier(static_branch=True, max_epochs=1, d_model=16, n_heads=2,
                             verbose=0, random_state=0).fit(X, y)

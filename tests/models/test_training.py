@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 from skorch.callbacks import Callback, LRScheduler
-from synthetic import u_shaped_task
+from synthetic import TINY, u_shaped_task
 
 from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
 from medfuse_sk.models import ByteDropout, MedFuseModule, TokenDataset
 
-TINY = dict(d_model=16, n_heads=2, n_layers=1, partition_factor=4, verbose=0, random_state=0)
+SEEDED = {**TINY, "random_state": 0}
 
 
 class Recorder(Callback):
@@ -44,8 +44,9 @@ def _batch_lrs(clf):
 def test_warmup_cosine_schedule_follows_its_formula(task):
     events, labels = task
     recorder = Recorder()
-    clf = MedFuseClassifier(lr=0.01, lr_schedule="cosine", warmup_epochs=1, max_epochs=3,
-                            batch_size=32, valid_size=0, callbacks=[("rec", recorder)], **TINY)
+    clf = MedFuseClassifier(lr=0.01, lr_schedule="cosine", warmup_epochs=1, batch_size=32,
+                            valid_size=0, callbacks=[("rec", recorder)],
+                            **{**SEEDED, "max_epochs": 3})
     clf.fit(events, labels)
     per_epoch, total = 3, 9
     want = [0.01 * min(1, (s + 1) / per_epoch) * 0.5 * (1 + math.cos(math.pi * s / total))
@@ -59,16 +60,16 @@ def test_warmup_cosine_schedule_follows_its_formula(task):
 
 def test_constant_schedule_keeps_the_learning_rate(task):
     events, labels = task
-    clf = MedFuseClassifier(lr=0.003, lr_schedule="constant", warmup_epochs=0.0, max_epochs=2,
-                            batch_size=32, valid_size=0, **TINY).fit(events, labels)
+    clf = MedFuseClassifier(lr=0.003, lr_schedule="constant", warmup_epochs=0.0, batch_size=32,
+                            valid_size=0, **SEEDED).fit(events, labels)
     assert _batch_lrs(clf) == [0.003] * 6
 
 
 def test_weight_averaging_is_an_exponential_moving_average(task):
     events, labels = task
     recorder = Recorder()
-    clf = MedFuseClassifier(weight_averaging=0.8, max_epochs=2, batch_size=32, valid_size=0,
-                            callbacks=[("rec", recorder)], **TINY)
+    clf = MedFuseClassifier(weight_averaging=0.8, batch_size=32, valid_size=0,
+                            callbacks=[("rec", recorder)], **SEEDED)
     clf.fit(events, labels)
     # by hand: after batch n the average moves a share max(1 - 0.8, 1 / n) towards the
     # weights: the running mean for the first 5 batches (the initial weights never count),
@@ -90,8 +91,8 @@ def test_weight_averaging_is_an_exponential_moving_average(task):
 def test_weight_averaging_with_early_stopping_trains_on_raw_weights(task):
     events, labels = task
     recorder = Recorder()
-    clf = MedFuseClassifier(weight_averaging=0.5, max_epochs=3, batch_size=32, valid_size=0.1,
-                            callbacks=[("rec", recorder)], **TINY)
+    clf = MedFuseClassifier(weight_averaging=0.5, batch_size=32, valid_size=0.1,
+                            callbacks=[("rec", recorder)], **{**SEEDED, "max_epochs": 3})
     clf.fit(events, labels)
     assert np.isfinite(clf.predict_proba(events)).all()
     # validation ran on the average, yet each epoch resumes from the last raw weights
@@ -180,7 +181,7 @@ def test_latest_mask_marks_each_features_most_recent_token(task):
 @pytest.mark.parametrize("pooling", ["latest", "mean+latest"])
 def test_latest_pooling_through_the_estimator(task, pooling):
     events, labels = task
-    clf = MedFuseClassifier(pooling=pooling, max_epochs=2, **TINY).fit(events, labels)
+    clf = MedFuseClassifier(pooling=pooling, **SEEDED).fit(events, labels)
     proba = clf.predict_proba(events)
     assert np.isfinite(proba).all() and proba[:, 1].std() > 0
     # called without the collate function's `latest` mask, the module computes the same one
@@ -193,7 +194,7 @@ def test_latest_pooling_through_the_estimator(task, pooling):
 
 def test_ensemble_averages_its_members(task):
     events, labels = task
-    clf = MedFuseClassifier(n_models=3, max_epochs=2, **TINY).fit(events, labels)
+    clf = MedFuseClassifier(n_models=3, **SEEDED).fit(events, labels)
     proba = clf.predict_proba(events)[:, 1]
     tokens = clf.tokenizer_.transform(EventSet.from_long(events))
     batch, _ = TokenDataset(tokens).collate(list(range(len(tokens))))

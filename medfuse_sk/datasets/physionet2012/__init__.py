@@ -1,4 +1,4 @@
-"""PhysioNet/CinC Challenge 2012: the loader, the bundled sample and the checked download."""
+"""PhysioNet/CinC Challenge 2012: the loader, the bundled sample, the checked download; the cohort ``p12``."""
 
 from .._registry import register_cohort
 from ._download import CONTENT_SHA256, FILES, SHA256, ChecksumError, content_digest, fetch_physionet2012

@@ -53,7 +53,7 @@ Zeros are kept everywhere else: 0 is plausible in arrest for ``HR``, ``MAP``, ``
 Drops are counted per feature in ``report["implausible"]``. With ``clean=False`` every value is
 kept; only the ``RecordID`` line, ``-1`` descriptors and empty parameters/values are dropped.
 
-Download: :mod:`medfuse_sk.datasets.download` (``fetch_physionet2012``) fetches the release
+Download: :func:`~medfuse_sk.datasets.fetch_physionet2012` (``_download.py``) fetches the release
 into a cache folder and checks it; :func:`load_physionet2012` reads that folder when given no
 other.
 """
@@ -121,7 +121,7 @@ _HOW_TO_GET = (
 
 @dataclass(repr=False, kw_only=True)
 class PhysioNet2012(Cohort):
-    """ICU stays of PhysioNet 2012 as a long event table with labels.
+    """ICU stays of PhysioNet 2012 as a long event table with labels: a :class:`Cohort`.
 
     Attributes
     ----------
@@ -143,6 +143,11 @@ class PhysioNet2012(Cohort):
         Features whose (numeric) values are category codes.
     split : tuple of str
         The split(s) loaded, or the sample subset.
+    stay_split : pandas.Series
+        The standard split of each stay (for the sample: ``train`` or ``val``, where its stays
+        were drawn from).
+    descriptors : tuple of str
+        The per-stay descriptors, rows at time 0.
     """
 
     missing: np.ndarray
@@ -438,7 +443,7 @@ def load_physionet2012(
         Folder of the PhysioNet release (``set-X.tar.gz`` archives or unpacked ``set-X/``
         folders, optionally ``Outcomes-X.txt``). If None: the folder in the environment
         variable ``MEDFUSE_P12_DIR``, else the download cache of
-        :func:`~medfuse_sk.datasets.download.fetch_physionet2012`; a clear error when none
+        :func:`~medfuse_sk.datasets.fetch_physionet2012`; a clear error when none
         holds data.
     split : {"train", "val", "test", "all"} or list of them, default "train"
         Standard fixed split (listfiles shipped with the package); "all" is all three.
@@ -479,7 +484,7 @@ def load_physionet2012(
         if on_missing == "raise":
             raise FileNotFoundError(message)
         warnings.warn(message, UserWarning, stacklevel=2)
-    ids, labels = ids[found], labels[found]
+    ids, labels, which = ids[found], labels[found], which[found]
 
     report: dict[str, Any] = {"data_dir": str(root), "clean": bool(clean)}
     raw = _parse(ids, [records[i] for i in ids.tolist()])
@@ -509,6 +514,8 @@ def load_physionet2012(
         missing=missing,
         report=report,
         split=splits,
+        stay_split=pd.Series(np.asarray(splits, dtype=object)[which],
+                             index=pd.Index(ids, name="stay_id"), name="split"),
     )
 
 
@@ -561,6 +568,7 @@ def load_sample(subset: str = "train") -> PhysioNet2012:
     if subset != "all":
         labels = labels[labels["subset"] == subset]
     ids = labels["stay_id"].to_numpy(dtype=np.int64)
+    standard_split = labels["subset"].map({"train": "train", "test": "val"}).to_numpy(dtype=object)
     events = events[events["stay_id"].isin(ids)].reset_index(drop=True)
     events["feature"] = _as_category(events["feature"])
     label_series = pd.Series(
@@ -583,6 +591,7 @@ def load_sample(subset: str = "train") -> PhysioNet2012:
         missing=np.array([], dtype=np.int64),
         report=report,
         split=(f"sample-{subset}",),
+        stay_split=pd.Series(standard_split, index=pd.Index(ids, name="stay_id"), name="split"),
     )
 
 

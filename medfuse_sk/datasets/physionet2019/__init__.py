@@ -1,4 +1,4 @@
-"""PhysioNet/CinC Challenge 2019 (sepsis), set A, and its bundled sample."""
+"""PhysioNet/CinC Challenge 2019 (sepsis), set A: the loader, the bundled sample; the cohort ``p19``."""
 
 from .._registry import register_cohort
 from ._loader import (

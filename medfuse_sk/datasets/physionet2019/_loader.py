@@ -38,7 +38,8 @@ What the loader makes of it
 - **Onset**: ``onset`` holds, per stay, the time of the first hour labelled 1 (that is, the
   hour of clinical onset minus 6 h, as the challenge labels), ``NaN`` when no hour is;
   ``labels`` is 1 when a stay has any labelled hour. A per-stay label is only fair for inputs
-  that stop before ``onset``: see :func:`medfuse_sk.tasks.make_window_task`.
+  that stop before ``onset``: see :func:`medfuse_sk.data.make_window_task` and the cohort
+  ``p19`` (:func:`~medfuse_sk.datasets.load_cohort`), built with it.
 - ``start`` / ``end`` per stay: the time of the first row and the end of the last row's hour
   (``= last ICULOS``). ``ICULOS`` starts later than 1 in 7,497 stays of set A.
 
@@ -110,7 +111,8 @@ CACHE_FOLDER = "physionet2019"
 
 @dataclass(repr=False, kw_only=True)
 class PhysioNet2019(Cohort):
-    """ICU stays of PhysioNet 2019 as a long event table with per-stay sepsis onset.
+    """ICU stays of PhysioNet 2019 as a long event table with per-stay sepsis onset: a
+    :class:`Cohort`.
 
     Attributes
     ----------
@@ -137,6 +139,8 @@ class PhysioNet2019(Cohort):
         The per-stay fields, one event each at time 0.
     split : tuple of str
         The split(s) of the shipped split file that were loaded, if any.
+    stay_split : pandas.Series or None
+        The shipped split of each stay when ``split`` was given, else None.
     """
 
     onset: pd.Series
@@ -506,6 +510,7 @@ def load_physionet2019(
         stay_ids=ids,
         report=report,
         split=splits,
+        stay_split=_split_table().reindex(index).rename("split") if splits else None,
     )
 
 

@@ -54,5 +54,6 @@ def load_sepsis_cohort(
     excluded = {r: reasons.index[reasons == r].tolist() for r in EXCLUSION_REASONS if (reasons == r).any()}
     report = {"cohort": "p19", "task": TASK, **task.report, "excluded_stays": excluded,
               "loader": data.report}
+    stay_split = None if data.stay_split is None else data.stay_split.reindex(task.stay_ids)
     return Cohort(events=task.events, labels=task.labels, stay_ids=task.stay_ids, report=report,
-                  categorical=data.categorical, split=data.split)
+                  categorical=data.categorical, split=data.split, stay_split=stay_split)

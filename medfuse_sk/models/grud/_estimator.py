@@ -1,6 +1,6 @@
 """GRU-D (Che et al., 2018) on events, through PyPOTS: the grid-based baseline as an estimator.
 
-``GRUDClassifier`` puts each stay on a regular grid (:func:`~medfuse_sk.baselines.regular_grid`:
+``GRUDClassifier`` puts each stay on a regular grid (:func:`~medfuse_sk.data.regular_grid`:
 the mean of each series per step, NaN where unobserved, static features repeated at every
 step), z-scores every channel with the fitting stays' statistics and trains PyPOTS' GRU-D,
 which reads the missingness itself (masks and time since the last observation). It takes the
@@ -19,10 +19,9 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
 
-from ...data import as_event_set, regular_grid, static_codes
+from ...data import EventSet, as_event_set, regular_grid, static_codes
+from .._base import BaseEventClassifier
 
 __all__ = ["GRUDClassifier", "make_grud", "infer_grid_channels"]
 
@@ -72,8 +71,12 @@ def infer_grid_channels(events) -> tuple[list[str], list[str], dict[str, list]]:
     return series, static, levels
 
 
-class GRUDClassifier(ClassifierMixin, BaseEstimator):
+class GRUDClassifier(BaseEventClassifier):
     """GRU-D on a regular grid of each stay's events (PyPOTS), fitted with ``fit(X, y)``.
+
+    A :class:`~medfuse_sk.models.BaseEventClassifier` on events (a long table with the
+    default column names, or an :class:`EventSet`): labels given as a Series are aligned by
+    stay id, and the fit runs on forked, seeded torch and numpy generators.
 
     Parameters
     ----------
@@ -95,12 +98,15 @@ class GRUDClassifier(ClassifierMixin, BaseEstimator):
         Adam's learning rate.
     valid_size : float, default 0.1
     random_state : int or None, default None
-        Seeds the split and PyPOTS' draws without touching the process's global generators.
+        Seeds the split and PyPOTS' draws without touching the process's global generators;
+        ``None``: a seed drawn from torch's global generator.
 
     Attributes
     ----------
-    classes_, model_, series_, static_, categorical_levels_, mean_, std_
+    classes_, seed_, model_, series_, static_, categorical_levels_, mean_, std_
     """
+
+    _input = "events"  # the grid is built from events, with the channels learned in fit
 
     def __init__(self, n_steps: int = 48, step: float = 1.0, series: list[str] | None = None,
                  static: list[str] | None = None,
@@ -129,21 +135,20 @@ class GRUDClassifier(ClassifierMixin, BaseEstimator):
         """The grid of ``X``, z-scored with the fitting stays' statistics."""
         return ((self._raw_grid(X) - self.mean_) / self.std_).astype(np.float32)
 
-    def fit(self, X: Any, y: Any) -> GRUDClassifier:
-        import torch
-        from sklearn.model_selection import train_test_split
-
+    def _check_params(self) -> None:
         if not 0.0 < self.valid_size < 1.0:
             raise ValueError(f"valid_size must lie in (0, 1): GRU-D stops on it, got "
                              f"{self.valid_size!r}")
+        _import_pypots()
+
+    def _fit(self, X: EventSet, y: np.ndarray, sample_weight: np.ndarray | None) -> None:
+        from sklearn.model_selection import train_test_split
+
+        if sample_weight is not None:
+            raise ValueError("GRUDClassifier does not take sample_weight (PyPOTS' GRU-D has no "
+                             "per-sample loss weights)")
         GRUD, Adam = _import_pypots()
-        X = as_event_set(X)
-        y = np.asarray(y)
-        if len(y) != len(X):
-            raise ValueError(f"y has {len(y)} labels for {len(X)} stays")
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        if len(self.classes_) != 2:
-            raise ValueError(f"GRUDClassifier is binary; y holds {len(self.classes_)} classes")
+        codes = y.astype(np.int64)
         if self.series is None or self.static is None:
             series, static, levels = infer_grid_channels(X)
         self.series_ = list(series if self.series is None else self.series)
@@ -154,11 +159,11 @@ class GRUDClassifier(ClassifierMixin, BaseEstimator):
         late = int(np.sum(X.columns["time"] > self.n_steps * self.step))
         if late:
             warnings.warn(f"GRU-D: {late} events after hour {self.n_steps * self.step:g} lie "
-                          f"beyond the grid and are left out (n_steps, step)", stacklevel=2)
-        seed = (int(torch.randint(0, 2**31 - 1, ()).item()) if self.random_state is None
-                else int(self.random_state))
+                          f"beyond the grid and are left out (n_steps, step)", stacklevel=3)
+        # PyPOTS draws from torch's and numpy's global generators, which the base has forked
+        # and seeded with seed_; the split takes the same seed
         fit_idx, stop_idx = train_test_split(np.arange(len(X)), test_size=self.valid_size,
-                                             stratify=codes, random_state=seed)
+                                             stratify=codes, random_state=self.seed_)
         X_fit, X_stop = X[fit_idx], X[stop_idx]
         raw = self._raw_grid(X_fit)
         with warnings.catch_warnings():
@@ -166,35 +171,25 @@ class GRUDClassifier(ClassifierMixin, BaseEstimator):
             mean, std = np.nanmean(raw, axis=(0, 1)), np.nanstd(raw, axis=(0, 1))
         self.mean_ = np.nan_to_num(mean, nan=0.0)
         self.std_ = np.where(np.isfinite(std) & (std > 0), std, 1.0)
-        numpy_state = np.random.get_state()  # noqa: NPY002 (restored below)
         log = logging.getLogger("PyPOTS running log")  # "saving_path not given" per fit
         level = log.level
         log.setLevel(logging.ERROR)
         try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                np.random.seed(seed)  # noqa: NPY002 (PyPOTS draws from the global generator)
-                model = GRUD(n_steps=self.n_steps, n_features=raw.shape[2], n_classes=2,
-                             rnn_hidden_size=self.hidden_size, batch_size=self.batch_size,
-                             epochs=self.max_epochs,
-                             # PyPOTS refuses a patience longer than the run; same meaning
-                             patience=min(self.patience, self.max_epochs),
-                             optimizer=Adam(lr=self.lr), device="cpu", verbose=False)
-                model.fit({"X": ((raw - self.mean_) / self.std_).astype(np.float32),
-                           "y": codes[fit_idx].astype(np.int64)},
-                          {"X": self._grid(X_stop), "y": codes[stop_idx].astype(np.int64)})
+            model = GRUD(n_steps=self.n_steps, n_features=raw.shape[2], n_classes=2,
+                         rnn_hidden_size=self.hidden_size, batch_size=self.batch_size,
+                         epochs=self.max_epochs,
+                         # PyPOTS refuses a patience longer than the run; same meaning
+                         patience=min(self.patience, self.max_epochs),
+                         optimizer=Adam(lr=self.lr), device="cpu", verbose=False)
+            model.fit({"X": ((raw - self.mean_) / self.std_).astype(np.float32),
+                       "y": codes[fit_idx]},
+                      {"X": self._grid(X_stop), "y": codes[stop_idx]})
         finally:
-            np.random.set_state(numpy_state)  # noqa: NPY002
             log.setLevel(level)
         self.model_ = model
-        return self
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "model_")
-        return np.asarray(self.model_.predict_proba({"X": self._grid(as_event_set(X))}))
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+    def _predict_proba(self, X: EventSet) -> np.ndarray:
+        return np.asarray(self.model_.predict_proba({"X": self._grid(X)}))
 
 
 def make_grud(random_state: int = 0, **params: Any) -> GRUDClassifier:

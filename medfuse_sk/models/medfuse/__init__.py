@@ -19,6 +19,7 @@ from ._params import (
     KERNELS,
     PARAMS,
     POOLINGS,
+    check_fusion,
 )
 from ._pretrain import ARCHITECTURE, OBJECTIVES, MedFusePretrainer
 from ._transfer import (
@@ -34,7 +35,8 @@ __all__ = ["ACTIVATIONS", "ARCHITECTURE", "ByteDropout", "DEFAULTS", "EncoderLay
            "GATES", "KERNELS", "MedFuseClassifier", "MedFuseEnsemble", "MedFuseModule",
            "MedFusePretrainer", "MuFuseEmbedding", "OBJECTIVES", "P12_FROM_P19", "P19_FROM_P12",
            "PARAMS", "PARTS", "POOLINGS", "TransferEmbeddings", "TransferResult",
-           "mufuse_reference", "resolve_kernel", "time_encoding", "transfer_weights"]
+           "check_fusion", "mufuse_reference", "resolve_kernel", "time_encoding",
+           "transfer_weights"]
 
 register_model("medfuse", MedFuseClassifier, parameter_classes=(MedFuseModule, MedFuseEnsemble, BinaryLoss),
                description="MedFuse with the library's defaults (one MuFuse network)")

@@ -18,17 +18,9 @@ import os
 import torch
 from torch import nn
 
-from ._params import ACTIVATIONS, DEFAULTS, FUSIONS, GATES, KERNELS
+from ._params import ACTIVATIONS, DEFAULTS, GATES, KERNELS, check_fusion
 
-__all__ = [
-    "FUSIONS",
-    "GATES",
-    "ACTIVATIONS",
-    "time_encoding",
-    "mufuse_reference",
-    "MuFuseEmbedding",
-    "resolve_kernel",
-]
+__all__ = ["time_encoding", "mufuse_reference", "MuFuseEmbedding", "resolve_kernel"]
 
 _TIME_BASE = 10000.0
 
@@ -137,7 +129,7 @@ def _value_projector(hidden: int, out: int, activation: str) -> nn.Sequential:
 class MuFuseEmbedding(nn.Module):
     """Embed tokens ``(feature id, value, class id, time)`` into ``d_model`` vectors.
 
-    Defaults are the estimator's (:data:`medfuse_sk.params.DEFAULTS`: raw gates from
+    Defaults are the estimator's (:data:`medfuse_sk.models.DEFAULTS`: raw gates from
     ``beta_init=1``, ``k = 1``); SPEC's equations are ``gate="sigmoid", beta_init=0.0``.
 
     Parameters
@@ -193,8 +185,7 @@ class MuFuseEmbedding(nn.Module):
         beta_init: float = DEFAULTS["beta_init"],
     ) -> None:
         super().__init__()
-        if fusion not in FUSIONS:
-            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        check_fusion(fusion, several=False)
         if gate not in GATES:
             raise ValueError(f"gate must be one of {GATES}, got {gate!r}")
         if activation not in ACTIVATIONS:

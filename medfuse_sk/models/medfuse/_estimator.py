@@ -5,7 +5,7 @@ It accepts a long-format event table (pandas), an :class:`EventSet`, or the
 fits its own tokenizer (``tokenizer``, default ``EventTokenizer()``) on the training stays.
 
 Parameters, their defaults and their allowed values are one spec,
-:data:`medfuse_sk.params.PARAMS`; ``fit`` checks them with scikit-learn's parameter
+:data:`medfuse_sk.models.PARAMS`; ``fit`` checks them with scikit-learn's parameter
 validation (``InvalidParameterError`` naming the parameter, the value and what is allowed).
 
 Validation split: by default (``valid_size=0``) the network trains on every training stay
@@ -14,14 +14,17 @@ for ``max_epochs`` epochs of its cosine schedule, with averaged weights. With
 drawn with ``random_state``, is held out for early stopping on validation AUPRC, and the
 weights of the best epoch are kept.
 
-Randomness: ``fit`` runs inside ``torch.random.fork_rng`` seeded from ``random_state``, so
-the process's global torch RNG is the same after ``fit`` as before, and evaluation loaders
-get their own generator.
+Randomness: ``fit`` runs on forked generators seeded from ``random_state`` (the base
+classifier's RNG fork), so the process's global torch and numpy RNGs are the same after
+``fit`` as before, and evaluation loaders get their own generator.
+
+What every model on stays shares (reading tables, tokens, labels and weights by stay, the RNG
+fork, ``predict_risk``, ``check_is_fitted``) comes from
+:class:`~medfuse_sk.models.EventClassifierMixin`; this module adds skorch's training.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import warnings
 from numbers import Real
@@ -30,32 +33,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
-from sklearn.utils import Tags
 from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 from skorch import NeuralNet, NeuralNetBinaryClassifier
 from skorch.callbacks import EarlyStopping, EpochScoring, EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import ValidSplit
 from torch.utils.data import Dataset
 
-from ...data import EventSet, EventTokenizer, TokenSet, static_feature_ids
-from ...utils import examples
+from ...data import static_feature_ids
+from .._base import EventClassifierMixin, aligned_labels, aligned_weights
 from .._batching import (
     LengthBucketSampler,
     TokenDataset,
     TokenDropoutCollate,
     base_dataset_and_indices,
+    ordered_batches,
 )
 from .._callbacks import WarmupCosineLR, WeightAverage
 from .._losses import BinaryLoss
-from . import _params as spec
+from .._spec import constraints, docstring, signature
 from ._network import MedFuseEnsemble, MedFuseModule
+from ._params import PARAMS, check_fusion
 
 __all__ = ["MedFuseClassifier"]
 
-_MODULE_PARAMS = tuple(name for name, p in spec.PARAMS.items() if p.to == "module")
-_SKORCH_PARAMS = tuple(name for name, p in spec.PARAMS.items() if p.to == "skorch")
+_MODULE_PARAMS = tuple(name for name, p in PARAMS.items() if p.to == "module")
+_SKORCH_PARAMS = tuple(name for name, p in PARAMS.items() if p.to == "skorch")
 #: skorch's structural arguments, ahead of the spec in the signature.
 _STRUCTURE = {"module": MedFuseModule, "criterion": BinaryLoss, "optimizer": torch.optim.AdamW}
 #: DataLoader arguments the estimator sets itself (length-bucketed batches, in-order evaluation)
@@ -78,7 +80,7 @@ def _invalid(message: str) -> InvalidParameterError:
     return InvalidParameterError(f"MedFuseClassifier: {message}")
 
 
-class MedFuseClassifier(NeuralNetBinaryClassifier):
+class MedFuseClassifier(EventClassifierMixin, NeuralNetBinaryClassifier):
     __doc__ = """MedFuse classifier for irregular clinical time series, one prediction per stay.
 
     Parameters
@@ -104,36 +106,24 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
     module_ : MedFuseModule or MedFuseEnsemble
     history_ : skorch History (per-epoch losses, validation AUPRC/AUROC, durations; the
         learning rate of every batch as ``event_lr``)
-    """.replace("{parameters}", spec.docstring())
+    """.replace("{parameters}", docstring(PARAMS))
 
-    _parameter_constraints: dict = {**spec.constraints(),
+    _parameter_constraints: dict = {**constraints(PARAMS),
                                     **{name: [callable] for name in _STRUCTURE}}
 
     def __init__(self, module: Any = MedFuseModule, *, criterion: Any = BinaryLoss,
                  optimizer: Any = torch.optim.AdamW, **kwargs: Any) -> None:
-        own = {name: kwargs.pop(name, p.default) for name, p in spec.PARAMS.items()}
+        own = {name: kwargs.pop(name, p.default) for name, p in PARAMS.items()}
         for_skorch = {name: own.pop(name) for name in _SKORCH_PARAMS}
         super().__init__(module, criterion=criterion, optimizer=optimizer, **for_skorch,
                          **kwargs)
         vars(self).update(own)
 
-    __init__.__signature__ = spec.signature(
-        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-         inspect.Parameter("module", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                           default=MedFuseModule),
-         *(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
-           for name, default in _STRUCTURE.items() if name != "module")])
-
-    def __sklearn_tags__(self) -> Tags:
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = "classifier"
-        tags.input_tags.two_d_array = False  # stays of events, not a feature matrix
-        tags.input_tags.categorical = True
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True  # NaN values are absent observations
-        tags.classifier_tags.multi_class = False
-        tags.target_tags.required = True
-        return tags
+    __init__.__signature__ = signature(PARAMS, [
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("module", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=MedFuseModule),
+        *(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+          for name, default in _STRUCTURE.items() if name != "module")])
 
     # -- parameters ----------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -146,11 +136,11 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         if self.d_model % self.partition_factor:
             raise _invalid(f"d_model={self.d_model} must be a multiple of partition_factor="
                            f"{self.partition_factor} (each gate scales a whole block of k entries)")
-        if not isinstance(self.fusion, str) and self.n_models != 1 \
-                and self.n_models % len(self.fusion):
+        fusions = check_fusion(self.fusion)
+        if self.n_models != 1 and self.n_models % len(fusions):
             raise _invalid(f"n_models={self.n_models} must be 1 (one network per fusion) or a "
-                           f"multiple of the {len(self.fusion)} fusions {tuple(self.fusion)}")
-        if not isinstance(self.train_split, str) and self.valid_size != spec.PARAMS["valid_size"].default:
+                           f"multiple of the {len(fusions)} fusions {fusions}")
+        if not isinstance(self.train_split, str) and self.valid_size != PARAMS["valid_size"].default:
             raise _invalid(f"valid_size={self.valid_size!r} has no effect with train_split="
                            f"{self.train_split!r}; set one of them")
         if "callbacks__early_stopping__patience" in vars(self):
@@ -159,9 +149,7 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
 
     def _n_members(self) -> int:
         """Networks in the module: ``n_models``, or one per fusion when several are given."""
-        if isinstance(self.fusion, str):
-            return self.n_models
-        return max(self.n_models, len(self.fusion))
+        return max(self.n_models, len(check_fusion(self.fusion)))
 
     # -- skorch plumbing -----------------------------------------------------------------
     @property
@@ -284,48 +272,12 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
             collate = (TokenDropoutCollate(base, self.token_dropout, seed)
                        if self.token_dropout else base.collate)
         else:  # keep the input order: predictions come back aligned with the stays
-            n = len(indices)
-            sampler = [list(range(i, min(i + batch_size, n))) for i in range(0, n, batch_size)]
+            sampler = ordered_batches(len(indices), batch_size)
             collate = base.collate
             kwargs.setdefault("generator", torch.Generator())  # no draw from the global RNG
         kwargs.setdefault("collate_fn", collate)
         iterator = self.iterator_train if training else self.iterator_valid
         return iterator(dataset, batch_sampler=sampler, **kwargs)
-
-    @contextlib.contextmanager
-    def _own_rng(self, seed: int):
-        """Run the block on forked torch RNGs (CPU and this estimator's CUDA devices) seeded
-        with ``seed``: whatever it draws, the global RNG states are the same afterwards."""
-        cuda = torch.device(self.device).type == "cuda"
-        devices = list(range(torch.cuda.device_count())) if cuda else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            yield
-
-    # -- data preparation ----------------------------------------------------------------
-    def _events(self, X: Any) -> EventSet:
-        if isinstance(X, EventSet):
-            return X
-        return EventSet.from_long(X, stay=self.stay, time=self.time, feature=self.feature,
-                                  value=self.value, categorical=self.categorical)
-
-    def _tokens_for_fit(self, X: Any) -> TokenSet:
-        if isinstance(X, TokenSet):
-            self.tokenizer_ = None
-            return X
-        tokenizer = EventTokenizer() if self.tokenizer is None else clone(self.tokenizer)
-        events = self._events(X)
-        self.tokenizer_ = tokenizer.fit(events)
-        return self.tokenizer_.transform(events)
-
-    def _tokens_for_predict(self, X: Any) -> TokenSet:
-        if isinstance(X, TokenSet):
-            return X
-        if self.tokenizer_ is None:
-            raise TypeError(
-                "this classifier was fitted on tokens (a TokenSet, e.g. inside a Pipeline "
-                "after an EventTokenizer); predict on tokens too, or fit on events")
-        return self.tokenizer_.transform(self._events(X))
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **fit_params) -> MedFuseClassifier:
         """Train on stays ``X`` with one binary label per stay.
@@ -352,11 +304,11 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         self
         """
         self._check_params()
-        tokens = self._tokens_for_fit(X)
-        target = _aligned_labels(y, tokens.stay_ids)
+        tokens = self._fit_input(X)
+        target = aligned_labels(y, tokens.stay_ids)
         weight = None
         if sample_weight is not None:
-            weight = _aligned_weights(sample_weight, tokens.stay_ids, target)
+            weight = aligned_weights(sample_weight, tokens.stay_ids, target)
         counts = np.bincount(target.astype(np.int64), minlength=2)
         self.class_balance_ = counts[0] / counts[1]
         self.feature_names_ = tokens.feature_names
@@ -367,16 +319,14 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
             warnings.warn("static_branch=True, but no feature is static in these stays (at "
                           "most one token per stay, at its first token): the network has no "
                           "static branch", stacklevel=2)
-        seed = self.random_state
-        if seed is None:  # follow torch's global seed, as skorch users expect
-            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
+        seed = self._fit_seed()
         self.seed_ = seed  # weights, validation split, batch order and dropout all follow it
         with self._own_rng(seed):
             return super().fit(TokenDataset(tokens, target, weight), target, **fit_params)
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "feature_names_") or not getattr(self, "initialized_", False):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+    def __sklearn_is_fitted__(self) -> bool:
+        # skorch sets history_ and initialized_ in __init__: fitted means fit built the network
+        return hasattr(self, "feature_names_") and getattr(self, "initialized_", False)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probabilities ``(n_stays, 2)``, rows in the order of ``X``'s stays.
@@ -384,91 +334,20 @@ class MedFuseClassifier(NeuralNetBinaryClassifier):
         For a table the stays are in order of first appearance; :meth:`predict_risk`
         returns the same probabilities labelled by stay id.
         """
-        self._check_fitted()
+        self.check_is_fitted()
         if isinstance(X, Dataset):  # skorch's own calls during fit
             return super().predict_proba(X)
-        tokens = self._tokens_for_predict(X)
-        return super().predict_proba(TokenDataset(tokens))
+        return super().predict_proba(TokenDataset(self._predict_input(X)))
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels (0/1) at ``threshold``, in the order of ``X``'s stays."""
         return (self.predict_proba(X)[:, 1] > self.threshold).astype(np.int64)
 
-    def predict_risk(self, X: Any) -> pd.Series:
-        """Probability of the positive class per stay, as a Series indexed by stay id."""
-        self._check_fitted()
-        tokens = self._tokens_for_predict(X)
-        proba = super().predict_proba(TokenDataset(tokens))[:, 1]
-        return pd.Series(proba, index=pd.Index(tokens.stay_ids, name=self.stay), name="risk")
-
     def explain(self, X: Any, **kwargs: Any) -> pd.DataFrame:
         """Per-token attributions of each stay's risk (integrated gradients, needs Captum).
 
-        See :func:`medfuse_sk.explain.explain` for the options and the returned table.
+        See :func:`medfuse_sk.inspection.explain` for the options and the returned table.
         """
         from ...inspection import explain
 
         return explain(self, X, **kwargs)
-
-
-def _aligned_labels(y: Any, stay_ids: np.ndarray) -> np.ndarray:
-    """Binary labels in the order of ``stay_ids``; a Series is aligned by its index."""
-    if y is None:
-        raise ValueError("y is required: one binary label per stay")
-    if isinstance(y, pd.DataFrame):
-        if y.shape[1] != 1:
-            raise ValueError(f"y must be one column of labels, got a DataFrame with {y.shape[1]}")
-        y = y.iloc[:, 0]
-    if isinstance(y, pd.Series):
-        absent = pd.Index(stay_ids).difference(y.index)
-        if len(absent):
-            raise ValueError(
-                f"y has no label for {len(absent)} stay(s): {examples(absent.tolist())}. "
-                "A Series of labels is matched to stays by its index (stay ids).")
-        if not y.index.is_unique:
-            raise ValueError("y's index (stay ids) has duplicates")
-        y = y.reindex(stay_ids)
-    values = np.asarray(y)
-    if values.ndim != 1 or len(values) != len(stay_ids):
-        raise ValueError(f"y must hold one label per stay: {len(stay_ids)} stays, "
-                         f"got shape {values.shape}")
-    if pd.isna(values).any():
-        raise ValueError(f"y has missing labels for stays "
-                         f"{examples(np.asarray(stay_ids)[pd.isna(values)].tolist())}")
-    labels = set(np.unique(values).tolist())
-    if not labels <= {0, 1}:
-        raise ValueError(f"y must be binary 0/1 or bool, got values {examples(sorted(labels))}")
-    if len(labels) < 2:
-        raise ValueError(f"y has a single class ({labels.pop()!r}); training needs both "
-                         "positive and negative stays")
-    return values.astype(np.float32)
-
-
-def _aligned_weights(weight: Any, stay_ids: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Per-stay weights in the order of ``stay_ids`` (a Series is aligned by its index)."""
-    if isinstance(weight, pd.Series):
-        absent = pd.Index(stay_ids).difference(weight.index)
-        if len(absent):
-            raise ValueError(f"sample_weight has no weight for {len(absent)} stay(s): "
-                             f"{examples(absent.tolist())}. A Series of weights is matched "
-                             "to stays by its index (stay ids).")
-        if not weight.index.is_unique:
-            raise ValueError("sample_weight's index (stay ids) has duplicates")
-        weight = weight.reindex(stay_ids)
-    try:
-        values = np.asarray(weight, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"sample_weight must hold numbers, one per stay ({exc})") from exc
-    if values.ndim != 1 or len(values) != len(stay_ids):
-        raise ValueError(f"sample_weight must hold one weight per stay: {len(stay_ids)} stays, "
-                         f"got shape {values.shape}")
-    bad = ~np.isfinite(values) | (values < 0)
-    if bad.any():
-        raise ValueError(f"sample_weight must be finite and >= 0; stays "
-                         f"{examples(np.asarray(stay_ids)[bad].tolist())} have "
-                         f"{examples(values[bad].tolist())}")
-    for label in (0, 1):
-        if not values[target == label].sum() > 0:
-            raise ValueError(f"sample_weight is 0 for every stay of class {label}; training "
-                             "needs weight on both classes")
-    return values.astype(np.float32)

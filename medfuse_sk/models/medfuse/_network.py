@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._embedding import MuFuseEmbedding
-from ._params import DEFAULTS, POOLINGS
+from ._params import DEFAULTS, POOLINGS, check_fusion
 
 __all__ = ["MedFuseModule", "MedFuseEnsemble", "EncoderLayer", "ByteDropout", "POOLINGS"]
 
@@ -105,7 +105,7 @@ class MedFuseModule(nn.Module):
 
     Parameters
     ----------
-    Defaults are those of the estimator's parameter spec (:data:`medfuse_sk.params.DEFAULTS`),
+    Defaults are those of the estimator's parameter spec (:data:`medfuse_sk.models.DEFAULTS`),
     so a module built directly is the model the estimator documents.
 
     n_features, n_categories : int
@@ -115,7 +115,7 @@ class MedFuseModule(nn.Module):
     **embedding
         ``partition_factor``, ``fusion``, ``gate``, ``value_hidden``, ``activation``,
         ``time_encoding``, ``kernel``, ``projector_gain``, ``beta_init``: passed to
-        :class:`~medfuse_sk.embedding.MuFuseEmbedding`.
+        :class:`~medfuse_sk.models.MuFuseEmbedding`.
     n_layers, n_heads : int
     dim_feedforward : int or None
         Feed-forward width; ``None`` means ``2 * d_model``.
@@ -267,8 +267,8 @@ class MedFuseEnsemble(nn.Module):
         super().__init__()
         if int(n_models) != n_models or n_models < 2:
             raise ValueError(f"an ensemble needs n_models >= 2, got {n_models!r}")
-        fusions = (fusion,) if isinstance(fusion, str) else tuple(fusion)
-        if not fusions or n_models % len(fusions):
+        fusions = check_fusion(fusion)
+        if n_models % len(fusions):
             raise ValueError(f"n_models={n_models} must be a multiple of the number of fusions "
                              f"{fusions!r}")
         self.fusions = tuple(fusions[i % len(fusions)] for i in range(n_models))

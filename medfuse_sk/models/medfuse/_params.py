@@ -1,35 +1,33 @@
-"""The parameter spec of :class:`~medfuse_sk.estimator.MedFuseClassifier`: one entry per parameter.
+"""MedFuse's parameter spec: one :class:`~medfuse_sk.models._spec.Param` per parameter of
+:class:`MedFuseClassifier`, and the choice tuples its parameters take.
 
-Each :class:`Param` holds the parameter's default, its scikit-learn constraints (checked at
-``fit`` with ``sklearn.utils._param_validation``), where it goes (``"module"``: the network,
-:class:`~medfuse_sk.model.MedFuseModule` and :class:`~medfuse_sk.embedding.MuFuseEmbedding`;
+Each entry holds the parameter's default, its scikit-learn constraints (checked at ``fit``),
+where it goes (``"module"``: the network, :class:`MedFuseModule` and :class:`MuFuseEmbedding`;
 ``"skorch"``: skorch's own ``NeuralNet`` argument; ``"estimator"``: used by the estimator) and
-its documentation. The estimator's signature and docstring, its ``_parameter_constraints``,
-and the defaults of the network's building blocks (:data:`DEFAULTS`) are all read from
-:data:`PARAMS`, so adding a parameter is adding one entry here.
+its documentation. The estimator's signature, docstring and ``_parameter_constraints``, the
+defaults of the network's building blocks (:data:`DEFAULTS`) and the pre-trainer's network
+defaults are all read from :data:`PARAMS` (the machinery is ``models/_spec.py``), so adding
+a parameter is adding one entry here.
 
 The choice tuples (:data:`FUSIONS`, :data:`POOLINGS`, ...) live here too, so that the modules
-which validate them on their own (for direct use) and the spec name the same options.
-No torch import here.
+which validate them on their own (for direct use) and the spec name the same options;
+:func:`check_fusion` is the one check of a ``fusion`` value. No torch import here.
 """
 
 from __future__ import annotations
 
-import inspect
-import textwrap
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Hashable
 from numbers import Integral, Real
 from typing import Any
 
-from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._callbacks import SCHEDULES
 from .._losses import LOSSES
+from .._spec import Param, Satisfies
 
-__all__ = ["PARAMS", "DEFAULTS", "Param", "Satisfies", "FUSIONS", "GATES", "ACTIVATIONS",
-           "KERNELS", "POOLINGS", "LOSSES", "SCHEDULES", "constraints", "signature",
-           "docstring"]
+__all__ = ["PARAMS", "DEFAULTS", "FUSIONS", "GATES", "ACTIVATIONS", "KERNELS", "POOLINGS",
+           "LOSSES", "SCHEDULES", "check_fusion"]
 
 FUSIONS = ("mufuse", "add", "concat", "scane")
 GATES = ("sigmoid", "none")
@@ -38,32 +36,30 @@ KERNELS = ("auto", "torch", "triton")
 POOLINGS = ("mean", "cls", "attention", "mean+attention", "latest", "mean+latest")
 
 
-class Satisfies(Options):
-    """A constraint given by a predicate and the words that describe it.
+def check_fusion(fusion: Any, *, several: bool = True) -> tuple[str, ...]:
+    """The fusions ``fusion`` names, as a tuple: one of :data:`FUSIONS` or (``several``) a
+    non-empty list or tuple of them. The one check of a ``fusion`` value.
 
-    scikit-learn's ``make_constraint`` passes ``Options`` instances through unchanged, so
-    this subclass is how a check that is neither a type, a range nor a set of options (a
-    sequence of fusion names, a torch device) joins the same validation and error message.
+    Raises
+    ------
+    ValueError
+        Naming the value and the allowed fusions.
     """
-
-    def __init__(self, predicate: Callable[[Any], bool], description: str) -> None:
-        super().__init__(object, set())
-        self.predicate = predicate
-        self.description = description
-
-    def is_satisfied_by(self, val: Any) -> bool:
-        try:
-            return bool(self.predicate(val))
-        except Exception:  # a predicate that cannot judge the value rejects it
-            return False
-
-    def __str__(self) -> str:
-        return self.description
+    if isinstance(fusion, str):
+        fusions = (fusion,)
+    elif several and isinstance(fusion, (list, tuple)) and len(fusion) > 0:
+        fusions = tuple(fusion)
+    else:
+        fusions = ()
+    if not fusions or not all(isinstance(f, str) and f in FUSIONS for f in fusions):
+        raise ValueError(f"fusion must be one of {FUSIONS}"
+                         f"{' or a non-empty list or tuple of them' if several else ''}, "
+                         f"got {fusion!r}")
+    return fusions
 
 
 def _fusion_sequence(value: Any) -> bool:
-    return (isinstance(value, (list, tuple)) and len(value) > 0
-            and all(isinstance(f, str) and f in FUSIONS for f in value))
+    return not isinstance(value, str) and bool(check_fusion(value))
 
 
 def _torch_device(value: Any) -> bool:
@@ -75,17 +71,6 @@ def _torch_device(value: Any) -> bool:
 
 def _positive_int() -> Interval:
     return Interval(Integral, 1, None, closed="left")
-
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter: default, allowed values, destination, documentation."""
-
-    default: Any
-    constraints: list
-    doc: str
-    to: str = "estimator"
-    kind: str = ""  # the type as the docstring names it
 
 
 _SHARE = Interval(Real, 0, 1, closed="left")
@@ -113,7 +98,7 @@ PARAMS: dict[str, Param] = {
         "Raw affine gates as in the authors' released code, or the paper's sigmoid gate "
         "(``\"sigmoid\"``, with ``beta_init=0.0`` for the paper's initialisation). These "
         "defaults are the configuration that trained best on P12 (docs/p12-report.md), not "
-        "the paper's (:data:`medfuse_sk.reproduce.PAPER`).", to="module", kind="{'none', 'sigmoid'}"),
+        "the paper's (:data:`medfuse_sk.recipes.PAPER`).", to="module", kind="{'none', 'sigmoid'}"),
     "value_hidden": Param(16, [_positive_int()], "Hidden width of the value projector.",
                           to="module", kind="int"),
     "activation": Param("tanh", [StrOptions(set(ACTIVATIONS))],
@@ -146,19 +131,19 @@ PARAMS: dict[str, Param] = {
                         to="module", kind="bool"),
     "pooling": Param(
         "mean+latest", [StrOptions(set(POOLINGS))],
-        "Summary of a stay's tokens (see :class:`~medfuse_sk.model.MedFuseModule`): mean of "
+        "Summary of a stay's tokens (see :class:`~medfuse_sk.models.MedFuseModule`): mean of "
         "all observed tokens ⊕ mean of each feature's latest token by default.",
         to="module", kind="{" + ", ".join(repr(p) for p in POOLINGS) + "}"),
     "series_summary": Param(
         True, ["boolean"],
         "Add the per-feature count / latest value / recency branch "
-        "(see :class:`~medfuse_sk.model.MedFuseModule`).", to="module", kind="bool"),
+        "(see :class:`~medfuse_sk.models.MedFuseModule`).", to="module", kind="bool"),
     "static_branch": Param(
         False, ["boolean"],
         "Add a branch for the static descriptors: features that ``fit`` finds at most once "
         "per stay, always at its first token (age, sex, unit type ...); their values, class "
         "indicators and whether they were given join the pooled vector (see "
-        ":class:`~medfuse_sk.model.MedFuseModule`). Their tokens stay in the sequence too.",
+        ":class:`~medfuse_sk.models.MedFuseModule`). Their tokens stay in the sequence too.",
         kind="bool"),
     # -- loss ---------------------------------------------------------------------------
     "loss": Param("bce", [StrOptions(set(LOSSES))],
@@ -240,28 +225,3 @@ PARAMS: dict[str, Param] = {
 
 #: Defaults of the network's building blocks (``MedFuseModule``, ``MuFuseEmbedding``).
 DEFAULTS: dict[str, Any] = {name: p.default for name, p in PARAMS.items() if p.to == "module"}
-
-
-def constraints() -> dict[str, list]:
-    """``_parameter_constraints`` for scikit-learn's validation."""
-    return {name: list(p.constraints) for name, p in PARAMS.items()}
-
-
-def signature(first: list[inspect.Parameter]) -> inspect.Signature:
-    """The estimator's ``__init__`` signature: ``first`` then every spec parameter
-    (keyword-only, with its default), then ``**kwargs`` for skorch's prefixed arguments."""
-    keyword = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=p.default)
-               for name, p in PARAMS.items()]
-    rest = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
-    return inspect.Signature([*first, *keyword, rest])
-
-
-def docstring() -> str:
-    """The numpydoc ``Parameters`` entries of the spec, in its order."""
-    lines = []
-    for name, p in PARAMS.items():
-        lines.append(f"    {name} : {p.kind or 'object'}, default {p.default!r}")
-        lines.append(textwrap.fill(p.doc, width=96, initial_indent=" " * 8,
-                                   subsequent_indent=" " * 8, break_on_hyphens=False))
-    return "\n".join(lines)
-

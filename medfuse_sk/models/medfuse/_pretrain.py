@@ -3,7 +3,7 @@
 :class:`MedFusePretrainer` trains the network of a :class:`~medfuse_sk.MedFuseClassifier`
 (same embedding and encoder) on one or both of two objectives, then hands its weights to a
 classifier (:meth:`MedFusePretrainer.make_classifier`, or the
-:class:`~medfuse_sk.transfer.TransferEmbeddings` callback for another cohort).
+:class:`~medfuse_sk.models.TransferEmbeddings` callback for another cohort).
 
 Objectives
 ----------
@@ -37,13 +37,14 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ...data import EventSet, EventTokenizer, TokenSet
-from .._batching import LengthBucketSampler, TokenDataset
+from ...data import EventTokenizer, TokenSet
+from .._base import EventModelMixin
+from .._batching import LengthBucketSampler, TokenDataset, ordered_batches
 from ._embedding import time_encoding
 from ._network import MedFuseModule
+from ._params import DEFAULTS, PARAMS, check_fusion
 
 __all__ = ["MedFusePretrainer", "OBJECTIVES", "ARCHITECTURE"]
 
@@ -81,7 +82,7 @@ def _encode(module: MedFuseModule, batch: Mapping[str, torch.Tensor], mask: torc
     return module.final_norm(x)
 
 
-class MedFusePretrainer(BaseEstimator):
+class MedFusePretrainer(EventModelMixin, BaseEstimator):
     """Self-supervised pre-training of a MedFuse network (objectives in the module docstring).
 
     Parameters
@@ -93,8 +94,8 @@ class MedFusePretrainer(BaseEstimator):
         Hours after the cut whose values are forecast (``"forecast"``).
     d_model, partition_factor, fusion, gate, value_hidden, activation, projector_gain,
     beta_init, time_encoding, kernel, n_layers, n_heads, dim_feedforward, dropout, norm_first
-        The network, as in :class:`~medfuse_sk.MedFuseClassifier` (same defaults); a
-        classifier must share them to receive the encoder.
+        The network, as in :class:`~medfuse_sk.MedFuseClassifier` (its defaults, read from
+        the parameter spec); a classifier must share them to receive the encoder.
     lr : float, default 1e-3
         AdamW learning rate (linear warm-up over the first epoch, then constant).
     weight_decay : float, default 1e-2
@@ -134,35 +135,35 @@ class MedFusePretrainer(BaseEstimator):
         mask_rate: float = 0.15,
         forecast_window: float = 4.0,
         *,
-        d_model: int = 64,
-        partition_factor: int = 1,
-        fusion: str = "mufuse",
-        gate: str = "none",
-        value_hidden: int = 16,
-        activation: str = "tanh",
-        projector_gain: float = 1.0,
-        beta_init: float = 1.0,
-        time_encoding: bool = True,
-        kernel: str = "auto",
-        n_layers: int = 1,
-        n_heads: int = 4,
-        dim_feedforward: int | None = None,
-        dropout: float = 0.1,
-        norm_first: bool = False,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-2,
+        d_model: int = DEFAULTS["d_model"],
+        partition_factor: int = DEFAULTS["partition_factor"],
+        fusion: str = DEFAULTS["fusion"],
+        gate: str = DEFAULTS["gate"],
+        value_hidden: int = DEFAULTS["value_hidden"],
+        activation: str = DEFAULTS["activation"],
+        projector_gain: float = DEFAULTS["projector_gain"],
+        beta_init: float = DEFAULTS["beta_init"],
+        time_encoding: bool = DEFAULTS["time_encoding"],
+        kernel: str = DEFAULTS["kernel"],
+        n_layers: int = DEFAULTS["n_layers"],
+        n_heads: int = DEFAULTS["n_heads"],
+        dim_feedforward: int | None = DEFAULTS["dim_feedforward"],
+        dropout: float = DEFAULTS["dropout"],
+        norm_first: bool = DEFAULTS["norm_first"],
+        lr: float = PARAMS["lr"].default,
+        weight_decay: float = PARAMS["weight_decay"].default,
         max_epochs: int = 10,
-        batch_size: int = 64,
+        batch_size: int = PARAMS["batch_size"].default,
         valid_size: float = 0.1,
-        device: str = "cpu",
-        random_state: int | None = None,
-        verbose: int = 1,
-        tokenizer: EventTokenizer | None = None,
-        stay: str = "stay_id",
-        time: str = "time",
-        feature: str = "feature",
-        value: str = "value",
-        categorical: Sequence[Any] | None = None,
+        device: str = PARAMS["device"].default,
+        random_state: int | None = PARAMS["random_state"].default,
+        verbose: int = PARAMS["verbose"].default,
+        tokenizer: EventTokenizer | None = PARAMS["tokenizer"].default,
+        stay: str = PARAMS["stay"].default,
+        time: str = PARAMS["time"].default,
+        feature: str = PARAMS["feature"].default,
+        value: str = PARAMS["value"].default,
+        categorical: Sequence[Any] | None = PARAMS["categorical"].default,
     ) -> None:
         self.objective = objective
         self.mask_rate = mask_rate
@@ -205,6 +206,7 @@ class MedFusePretrainer(BaseEstimator):
             raise ValueError(f"mask_rate must lie in (0, 1), got {self.mask_rate!r}")
         if not self.forecast_window > 0:
             raise ValueError(f"forecast_window must be > 0, got {self.forecast_window!r}")
+        check_fusion(self.fusion, several=False)
         if not 0 <= self.valid_size < 1:
             raise ValueError(f"valid_size must lie in [0, 1), got {self.valid_size!r}")
         for name in ("max_epochs", "batch_size"):
@@ -214,20 +216,8 @@ class MedFusePretrainer(BaseEstimator):
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
 
-    def _tokens(self, X: Any, fit: bool) -> TokenSet:
-        if isinstance(X, TokenSet):
-            if fit:
-                self.tokenizer_ = None
-            return X
-        events = X if isinstance(X, EventSet) else EventSet.from_long(
-            X, stay=self.stay, time=self.time, feature=self.feature, value=self.value,
-            categorical=self.categorical)
-        if fit:
-            tokenizer = EventTokenizer() if self.tokenizer is None else clone(self.tokenizer)
-            self.tokenizer_ = tokenizer.fit(events)
-        elif self.tokenizer_ is None:
-            raise TypeError("this pretrainer was fitted on tokens (a TokenSet); pass tokens")
-        return self.tokenizer_.transform(events)
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "module_")
 
     def architecture(self) -> dict[str, Any]:
         """The network parameters a classifier needs to receive the whole encoder."""
@@ -287,12 +277,9 @@ class MedFusePretrainer(BaseEstimator):
         self
         """
         self._check_params()
-        tokens = self._tokens(X, fit=True)
-        seed = self.random_state
-        if seed is None:
-            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        tokens = self._fit_input(X)
+        seed = self._fit_seed()
+        with self._own_rng(seed):
             self._fit(tokens, seed)
         return self
 
@@ -369,8 +356,8 @@ class MedFusePretrainer(BaseEstimator):
         self.heads_.eval()
         generator = torch.Generator(device=device).manual_seed(seed)
         total, n = 0.0, 0
-        for i in range(0, len(stays), self.batch_size):
-            chunk = stays[i:i + self.batch_size]
+        for batch in ordered_batches(len(stays), self.batch_size):
+            chunk = stays[batch]
             total += float(self._loss(self._batch(dataset, chunk, device), generator)) * len(chunk)
             n += len(chunk)
         return total / max(n, 1)
@@ -378,8 +365,7 @@ class MedFusePretrainer(BaseEstimator):
     def score(self, X: Any, y: Any = None) -> float:
         """Minus the pre-training loss on ``X`` (fixed masks and cuts): higher is better, so
         model selection tools can compare pre-training settings."""
-        check_is_fitted(self, "module_")
-        tokens = self._tokens(X, fit=False)
+        tokens = self.transform_tokens(X)
         stays = np.arange(len(tokens))
         return -self._evaluate(TokenDataset(tokens), stays, torch.device(self.device))
 
@@ -391,7 +377,7 @@ class MedFusePretrainer(BaseEstimator):
 
         The classifier gets this pretrainer's architecture (and, unless ``tokenizer`` is given,
         a copy of its tokenizer settings) and a
-        :class:`~medfuse_sk.transfer.TransferEmbeddings` callback named ``"pretrained"``
+        :class:`~medfuse_sk.models.TransferEmbeddings` callback named ``"pretrained"``
         that copies ``parts`` at the start of every ``fit``.
 
         Parameters
@@ -406,7 +392,7 @@ class MedFusePretrainer(BaseEstimator):
         from ._estimator import MedFuseClassifier
         from ._transfer import TransferEmbeddings
 
-        check_is_fitted(self, "module_")
+        self.check_is_fitted()
         arguments = {**self.architecture(), "random_state": self.random_state,
                      "device": self.device}
         if self.tokenizer is not None:

@@ -1,10 +1,10 @@
 """Module epoch time on 2,000 P12 train stays for a few configurations (speed only)."""
 
 from medfuse_sk.datasets import load_physionet2012
-from medfuse_sk.recipes._p12 import _events, make_p12_model
+from medfuse_sk.recipes import make_p12_model
 
 data = load_physionet2012("../shared/data/physionet2012", split="train", progress=False)
-X = _events(data)[:2000]
+X = data.to_event_set()[:2000]
 y = data.labels.loc[X.stay_ids].to_numpy()
 CONFIGS = [{"n_heads": 4}, {"n_heads": 1}, {"n_heads": 1, "batch_size": 128},
            {"n_heads": 1, "batch_size": 256}, {"n_heads": 1, "max_tokens": 256}]

@@ -9,10 +9,10 @@ import time
 import torch
 
 from medfuse_sk.datasets import load_physionet2012
-from medfuse_sk.recipes._p12 import _events, make_p12_model
+from medfuse_sk.recipes import make_p12_model
 
 data = load_physionet2012("../shared/data/physionet2012", split="train", progress=False)
-X = _events(data)[:2000]
+X = data.to_event_set()[:2000]
 y = data.labels.loc[X.stay_ids].to_numpy()
 CONFIGS = {"whole, 1 process x 2 threads": {"n_jobs": 1},
            "two parts, 2 processes x 1 thread": {"n_jobs": 2}}
