@@ -489,7 +489,7 @@ def mufuse_embedding(
     activation: str = "tanh",
 ) -> torch.Tensor:
     """Numerical MuFuse tokens, fused Triton kernel; same signature and semantics as
-    ``medfuse_sk.embedding.mufuse_reference``.
+    ``medfuse_sk.models.medfuse.mufuse_reference``.
 
     Shapes: ``feature_ids`` (N,) int, ``values`` (N,), ``times`` (N,) or None,
     ``table`` (F, d_f), ``w1``/``b1`` (h,), ``w2`` (d_v, h), ``b2`` (d_v,),

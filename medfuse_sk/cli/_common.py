@@ -16,7 +16,7 @@ from ..io import COLUMN_ROLES, DEFAULT_COLUMNS
 
 __all__ = ["CommandError", "parse_setting", "add_columns", "add_common", "add_settings", "say",
            "read_config", "check_keys", "column_names", "remembered_categorical",
-           "load_model_folder"]
+           "load_model_folder", "add_cohort", "load_named_cohort"]
 
 
 class CommandError(Exception):
@@ -153,3 +153,38 @@ def load_model_folder(path: str) -> Any:
         return load_model(path, device=None if torch.cuda.is_available() else "cpu")
     except ModelFileError as exc:
         raise CommandError(f"model {path}: {exc}") from exc
+
+
+def add_cohort(parser: argparse.ArgumentParser, split: str) -> None:
+    """``--cohort NAME --split NAME --data DIR``: a registered cohort in place of the files."""
+    group = parser.add_argument_group("a registered cohort instead of files")
+    group.add_argument("--cohort", default=None, metavar="NAME",
+                       help="read a registered cohort (p12, p19, ...) instead of EVENTS and "
+                            "LABELS files")
+    group.add_argument("--split", default=split, metavar="NAME",
+                       help=f"the cohort's split (default {split}; train, val, test, or the "
+                            "MEDS words tuning, held_out)")
+    group.add_argument("--data", default=None, metavar="DIR",
+                       help="the cohort's data folder (default: its environment variable, "
+                            "else the download cache)")
+
+
+def load_named_cohort(args: argparse.Namespace, files: Iterable[str]):
+    """The cohort of ``--cohort``/``--split``/``--data``, or None when the command reads files;
+    checks that exactly one of the two was given (``files``: the positional file arguments)."""
+    given = [f for f in files if getattr(args, f, None) is not None]
+    if args.cohort is None:
+        missing = [f.upper() for f in files if getattr(args, f, None) is None]
+        if missing:
+            raise CommandError(f"give {' '.join(f.upper() for f in files)} files, or "
+                               f"--cohort NAME (missing: {' '.join(missing)})")
+        return None
+    if given:
+        raise CommandError(f"--cohort {args.cohort} reads its own events and labels; leave out "
+                           f"the file(s) {' '.join(getattr(args, f) for f in given)}")
+    from ..datasets import load_cohort
+
+    try:
+        return load_cohort(args.cohort, split=args.split, data_dir=args.data)
+    except KeyError as exc:
+        raise CommandError(f"--cohort: {exc.args[0]}") from exc

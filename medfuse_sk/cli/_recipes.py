@@ -9,7 +9,7 @@ import time
 import warnings
 from typing import Any
 
-from ._common import add_common, check_keys, parse_setting
+from ._common import CommandError, add_common, check_keys, parse_setting
 
 __all__ = ["add_parsers", "demo", "p12"]
 
@@ -62,12 +62,18 @@ def _check_p12_settings(settings: dict[str, Any]) -> None:
 
 
 def p12(args: argparse.Namespace) -> int:
-    """Train the recommended MedFuse on the P12 train split and score a split."""
+    """Train the recommended MedFuse on a cohort's train split (P12 by default) and score a
+    split."""
+    from ..datasets import get_cohort
     from ..recipes import run_p12
 
     settings = dict(args.set or [])
     _check_p12_settings(settings)
-    result = run_p12(args.data, eval_split=args.eval_split, config=settings,
+    try:
+        get_cohort(args.cohort)
+    except KeyError as exc:
+        raise CommandError(f"--cohort: {exc.args[0]}") from exc
+    result = run_p12(args.data, eval_split=args.eval_split, config=settings, cohort=args.cohort,
                      seed=args.seed, out=args.out, verbose=0 if args.quiet else 1)
     summary = {k: result[k] for k in ("auprc", "auroc", "accuracy")}
     print(json.dumps(summary, indent=2))
@@ -87,9 +93,13 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser("p12", help="train on the P12 train split, score val or test",
                        description=p12.__doc__)
+    p.add_argument("--cohort", default="p12", metavar="NAME",
+                   help="registered cohort to fit and score (default p12; also p19); the "
+                        "recipe's settings were chosen on P12")
     p.add_argument("--data", default=None,
-                   help="PhysioNet 2012 release folder (default: $MEDFUSE_P12_DIR, "
-                        "else the download cache of fetch_physionet2012)")
+                   help="the cohort's data folder, for P12 the PhysioNet 2012 release "
+                        "(default: $MEDFUSE_P12_DIR, else the download cache of "
+                        "fetch_physionet2012)")
     p.add_argument("--eval-split", choices=["val", "test"], default="test",
                    help="the split to score: val (fitted on train) or test (fitted on train "
                         "+ val; default)")

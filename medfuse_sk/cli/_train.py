@@ -1,5 +1,8 @@
 """``medfuse fit``, ``medfuse predict``, ``medfuse evaluate``: a model on the user's tables.
 
+Each reads a long event table and a label file, or a registered cohort instead
+(``--cohort p12 --split train``).
+
 - ``medfuse fit EVENTS LABELS [--model NAME] [--set KEY=VALUE ...] --out DIR``: train any
   registered model (default ``medfuse``) and write a safe model folder
   (:func:`medfuse_sk.io.save_model`).
@@ -23,12 +26,14 @@ from typing import Any
 from ._common import (
     COLUMN_ROLES,
     CommandError,
+    add_cohort,
     add_columns,
     add_common,
     add_settings,
     check_keys,
     column_names,
     load_model_folder,
+    load_named_cohort,
     read_config,
     remembered_categorical,
     say,
@@ -113,10 +118,16 @@ def fit(args: argparse.Namespace) -> int:
                            f"{exc}") from exc
     columns = column_names(args)
     started = time.perf_counter()
-    labels = read_labels(args.labels, columns["stay"], args.label)
-    say(args, f"{args.labels}: {len(labels)} labelled stays, {int(labels.sum())} positive")
-    X = read_events(args.events, columns, categorical=args.categorical, stays=labels.index)
-    say(args, f"{args.events}: {X.n_rows} events of {len(X.feature_names)} features "
+    cohort = load_named_cohort(args, ("events", "labels"))
+    if cohort is not None:
+        X, labels = cohort.to_event_set(), cohort.labels
+        source = f"{args.cohort} ({args.split})"
+    else:
+        labels = read_labels(args.labels, columns["stay"], args.label)
+        X = read_events(args.events, columns, categorical=args.categorical, stays=labels.index)
+        source = args.events
+    say(args, f"{source}: {len(labels)} labelled stays, {int(labels.sum())} positive, "
+              f"{X.n_rows} events of {len(X.feature_names)} features "
               f"({time.perf_counter() - started:.0f} s)")
     progress = args.progress and is_main_process() and "callbacks" in model.get_params(deep=False)
     if progress:
@@ -149,13 +160,28 @@ def _scored_events(args: argparse.Namespace, model: Any, stays: Any = None):
                        fitted_categorical=remembered_categorical(model), stays=stays)
 
 
+def _scored(args: argparse.Namespace, model: Any, labelled: bool):
+    """(events, labels or None, where they came from) of the files or of ``--cohort``."""
+    from ..io import read_labels
+
+    files = ("events", "labels") if labelled else ("events",)
+    cohort = load_named_cohort(args, files)
+    if cohort is not None:
+        return cohort.to_event_set(), cohort.labels, f"{args.cohort} ({args.split})"
+    labels = None
+    if labelled:
+        labels = read_labels(args.labels, column_names(args, model)["stay"], args.label)
+    X = _scored_events(args, model, stays=None if labels is None else labels.index)
+    return X, labels, args.events
+
+
 def predict(args: argparse.Namespace) -> int:
     """Risk per stay of EVENTS from a model folder."""
     import pandas as pd
 
     model = load_model_folder(args.model)
-    X = _scored_events(args, model)
-    say(args, f"{args.events}: scoring {len(X)} stays")
+    X, _, source = _scored(args, model, labelled=False)
+    say(args, f"{source}: scoring {len(X)} stays")
     risk = pd.Series(model.predict_proba(X)[:, 1], index=pd.Index(
         X.stay_ids, name=column_names(args, model)["stay"]), name="risk")
     if args.out == "-":
@@ -170,15 +196,14 @@ def predict(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> int:
     """Metrics with bootstrap intervals (and, with --out, predictions and curves)."""
     from ..evaluation import evaluate as evaluate_model
-    from ..io import read_labels
 
     model = load_model_folder(args.model)
-    labels = read_labels(args.labels, column_names(args, model)["stay"], args.label)
-    X = _scored_events(args, model, stays=labels.index)
-    say(args, f"{args.events}: scoring {len(X)} stays, {args.n_bootstrap} bootstrap resamples")
-    result = evaluate_model(model, X, labels, split=Path(args.events).name, out=args.out,
-                            info={"model": str(args.model), "events": str(args.events),
-                                  "labels": str(args.labels)},
+    X, labels, source = _scored(args, model, labelled=True)
+    say(args, f"{source}: scoring {len(X)} stays, {args.n_bootstrap} bootstrap resamples")
+    split = args.split if args.cohort else Path(args.events).name
+    result = evaluate_model(model, X, labels, split=split, out=args.out,
+                            info={"model": str(args.model), "events": str(source),
+                                  "labels": str(args.labels or source)},
                             n_bootstrap=args.n_bootstrap, random_state=args.seed)
     print(f"{result['n_stays']} stays ({result['n_positive']} positive)")
     for name in ("auprc", "auroc", "accuracy"):
@@ -194,10 +219,11 @@ def add_parsers(sub: Any) -> None:
     """Register ``fit``, ``predict`` and ``evaluate`` on ``sub`` (argparse subparsers)."""
     p = sub.add_parser("fit", help="train on your events and labels, write a model folder",
                        description=fit.__doc__)
-    p.add_argument("events", help="long event table (.csv[.gz] or .parquet): stay, time, "
-                                  "feature, value")
-    p.add_argument("labels", help="label table (.csv or .parquet): stay, label")
+    p.add_argument("events", nargs="?", help="long event table (.csv[.gz] or .parquet): stay, "
+                                             "time, feature, value")
+    p.add_argument("labels", nargs="?", help="label table (.csv or .parquet): stay, label")
     p.add_argument("--out", required=True, help="model folder to write")
+    add_cohort(p, split="train")
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
                    help=f"registered model to train (default {DEFAULT_MODEL}; also e.g. "
                         "medfuse_paper, random_forest, grud; an unknown name lists them)")
@@ -212,8 +238,9 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("predict", help="risk per stay from a model folder",
                        description=predict.__doc__)
     p.add_argument("model", help="model folder written by `medfuse fit` (or save_model)")
-    p.add_argument("events", help="long event table (.csv[.gz] or .parquet)")
+    p.add_argument("events", nargs="?", help="long event table (.csv[.gz] or .parquet)")
     p.add_argument("--out", required=True, help="CSV to write (stay, risk); - for stdout")
+    add_cohort(p, split="val")
     add_columns(p, labels=False)
     add_common(p)
     p.set_defaults(func=predict)
@@ -221,10 +248,11 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="metrics with bootstrap intervals, predictions, curves",
                        description=evaluate.__doc__)
     p.add_argument("model", help="model folder written by `medfuse fit` (or save_model)")
-    p.add_argument("events", help="long event table (.csv[.gz] or .parquet)")
-    p.add_argument("labels", help="label table (.csv or .parquet)")
+    p.add_argument("events", nargs="?", help="long event table (.csv[.gz] or .parquet)")
+    p.add_argument("labels", nargs="?", help="label table (.csv or .parquet)")
     p.add_argument("--out", default=None, help="folder for metrics.json, predictions.csv, "
                                                "curves.png")
+    add_cohort(p, split="val")
     add_columns(p, labels=True)
     p.add_argument("--n-bootstrap", type=int, default=1000,
                    help="bootstrap resamples of the intervals (default 1000)")

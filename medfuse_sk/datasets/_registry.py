@@ -15,13 +15,12 @@ through the ``medfuse_sk.cohorts`` entry-point group (a module whose import call
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any
 
+from ..utils import Registry
 from ._base import Cohort
 from ._splits import SPLITS
 
@@ -60,8 +59,9 @@ class CohortSpec:
     description: str = ""
 
 
-_REGISTRY: dict[str, CohortSpec] = {}
-_LOADED = False
+#: This package's cohorts register on its import (each folder's ``__init__``).
+_COHORTS: Registry[CohortSpec] = Registry("cohort", COHORT_ENTRY_POINT_GROUP,
+                                          ("medfuse_sk.datasets",))
 
 
 def register_cohort(
@@ -92,16 +92,10 @@ def register_cohort(
     replace : bool, default False
         Replace an existing registration of ``name`` instead of refusing it.
     """
-    if not (isinstance(name, str) and name and name.replace("_", "a").isalnum()
-            and name == name.lower()):
-        raise ValueError(f"a cohort name is lower-case letters, digits and _, got {name!r}")
-
     def decorate(f: Callable[..., Cohort]) -> Callable[..., Cohort]:
-        if name in _REGISTRY and not replace and _REGISTRY[name].loader is not f:
-            raise ValueError(f"a cohort named {name!r} is already registered "
-                             f"({_REGISTRY[name].loader!r}); pass replace=True to replace it")
         doc = description or (f.__doc__ or "").strip().split("\n")[0]
-        _REGISTRY[name] = CohortSpec(name, f, task, tuple(splits), doc)
+        _COHORTS.add(name, CohortSpec(name, f, task, tuple(splits), doc), replace=replace,
+                     same=lambda old: old.loader is f)
         return f
 
     return decorate if loader is None else decorate(loader)
@@ -109,33 +103,17 @@ def register_cohort(
 
 def unregister_cohort(name: str) -> None:
     """Remove ``name`` from the registry (for tests and interactive work)."""
-    _REGISTRY.pop(name, None)
-
-
-def _load() -> None:
-    """Import the cohorts of other packages (this package's register on its import)."""
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    for entry in entry_points(group=COHORT_ENTRY_POINT_GROUP):
-        entry.load()
+    _COHORTS.remove(name)
 
 
 def available_cohorts() -> list[str]:
     """The registered cohort names, sorted."""
-    _load()
-    return sorted(_REGISTRY)
+    return _COHORTS.names()
 
 
 def get_cohort(name: str) -> CohortSpec:
-    """The registration of ``name``; the error lists the registered names."""
-    _load()
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise KeyError(f"no cohort named {name!r}{hint}; registered: {available_cohorts()}")
-    return _REGISTRY[name]
+    """The registration of ``name``; the error suggests the closest name and lists them."""
+    return _COHORTS.get(name)
 
 
 def load_cohort(

@@ -14,11 +14,11 @@ it, and a model folder may name ``TinyClassifier``. Other packages register thei
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
+
+from ..utils import Registry
 
 __all__ = ["ModelSpec", "register_model", "unregister_model", "create_model", "get_model",
            "available_models", "registered_classes", "registered_parameter_classes",
@@ -64,8 +64,7 @@ class ModelSpec:
         return self.factory(**params)
 
 
-_REGISTRY: dict[str, ModelSpec] = {}
-_LOADED = False
+_MODELS: Registry[ModelSpec] = Registry("model", ENTRY_POINT_GROUP, _BUILTIN)
 
 
 def register_model(
@@ -96,18 +95,12 @@ def register_model(
     replace : bool, default False
         Replace an existing registration of ``name`` instead of refusing it.
     """
-    if not (isinstance(name, str) and name and name.replace("_", "a").isalnum()
-            and name == name.lower()):
-        raise ValueError(f"a model name is lower-case letters, digits and _, got {name!r}")
-
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
-        if name in _REGISTRY and not replace and _REGISTRY[name].factory is not f:
-            raise ValueError(f"a model named {name!r} is already registered "
-                             f"({_REGISTRY[name].factory!r}); pass replace=True to replace it")
         own = tuple(classes) + ((f,) if isinstance(f, type) else ())
         doc = description or (f.__doc__ or "").strip().split("\n")[0]
-        _REGISTRY[name] = ModelSpec(name, f, tuple(dict.fromkeys(own)),
-                                    tuple(parameter_classes), doc, tuple(extras))
+        _MODELS.add(name, ModelSpec(name, f, tuple(dict.fromkeys(own)), tuple(parameter_classes),
+                                    doc, tuple(extras)),
+                    replace=replace, same=lambda old: old.factory is f)
         return f
 
     return decorate if factory is None else decorate(factory)
@@ -115,31 +108,12 @@ def register_model(
 
 def unregister_model(name: str) -> None:
     """Remove ``name`` from the registry (for tests and interactive work)."""
-    _REGISTRY.pop(name, None)
-
-
-def _load() -> None:
-    """Import the packages that register models: this library's, then entry points."""
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    for package in _BUILTIN:
-        importlib.import_module(package)
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        entry.load()
+    _MODELS.remove(name)
 
 
 def get_model(name: str) -> ModelSpec:
-    """The registration of ``name``; the error lists the registered names."""
-    _load()
-    if name not in _REGISTRY:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise KeyError(f"no model named {name!r}{hint}; registered: {available_models()}")
-    return _REGISTRY[name]
+    """The registration of ``name``; the error suggests the closest name and lists them."""
+    return _MODELS.get(name)
 
 
 def create_model(name: str, **params: Any) -> Any:
@@ -149,18 +123,15 @@ def create_model(name: str, **params: Any) -> Any:
 
 def available_models() -> list[str]:
     """The registered names, sorted."""
-    _load()
-    return sorted(_REGISTRY)
+    return _MODELS.names()
 
 
 def registered_classes() -> dict[str, type]:
     """Every estimator class a saved model may name, by class name."""
-    _load()
-    return {cls.__name__: cls for spec in _REGISTRY.values() for cls in spec.classes}
+    return {cls.__name__: cls for spec in _MODELS.values() for cls in spec.classes}
 
 
 def registered_parameter_classes() -> dict[str, type]:
     """Every class a saved model may hold as a parameter value, by ``module.qualname``."""
-    _load()
     return {f"{cls.__module__}.{cls.__qualname__}": cls
-            for spec in _REGISTRY.values() for cls in spec.parameter_classes}
+            for spec in _MODELS.values() for cls in spec.parameter_classes}

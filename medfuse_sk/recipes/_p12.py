@@ -122,8 +122,12 @@ def _split_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     return tokenizer, model, combine, n_jobs
 
 
-def make_p12_model(config: dict[str, Any] | None = None, seed: int = 0, verbose: int = 1):
+def make_p12_model(config: dict[str, Any] | None = None, seed: int = 0, verbose: int = 1,
+                   cohort: str = "p12"):
     """The model ``medfuse p12`` fits: :data:`RECOMMENDED` with ``config``'s overrides.
+
+    ``cohort`` names the registered cohort it is for: on ``p12`` GRU-D takes P12's grid
+    (:data:`P12_GRUD`), on any other its channels are inferred from the fitting stays.
 
     A :class:`MedFuseClassifier` that tokenizes with the configuration's tokenizer
     parameters, or, with ``combine`` or ``n_jobs`` above 1, a soft-voting ensemble of it
@@ -145,13 +149,15 @@ def make_p12_model(config: dict[str, Any] | None = None, seed: int = 0, verbose:
         part.set_params(verbose=0)
     members = [(name, part) for name, part, _ in parts]
     for name in combine:
-        members.append((name, _member(name, tokenizer_params, model_params, seed, verbose)))
+        members.append((name, _member(name, tokenizer_params, model_params, seed, verbose,
+                                      cohort)))
     weights = None if n_parts == 1 else [w for *_, w in parts] + [1.0] * len(combine)
     return make_voting(members, weights=weights, n_jobs=n_jobs if n_jobs > 1 else None,
                        verbose=bool(verbose))
 
 
-def _member(name: str, tokenizer_params: dict, model_params: dict, seed: int, verbose: int):
+def _member(name: str, tokenizer_params: dict, model_params: dict, seed: int, verbose: int,
+            cohort: str = "p12"):
     hint = ("; or leave it out: medfuse p12 --set combine=None (the MedFuse module alone) or "
             "another tuple of COMBINE's names")
     if name == "concat":
@@ -161,6 +167,8 @@ def _member(name: str, tokenizer_params: dict, model_params: dict, seed: int, ve
     try:
         if name == "xgboost":
             return create_model("xgboost", random_state=seed)
+        if cohort != "p12":  # channels inferred from the fitting stays
+            return create_model("grud", random_state=seed)
         from ..datasets.physionet2012 import TIME_SERIES
 
         return create_model("grud", random_state=seed, series=list(TIME_SERIES), **P12_GRUD)
@@ -209,12 +217,14 @@ def run_p12(
     out: str | os.PathLike | None = None,
     verbose: int = 1,
     n_bootstrap: int = 1000,
+    cohort: str = "p12",
 ) -> dict[str, Any]:
     """Fit :func:`make_p12_model` on the fitting splits, score ``eval_split``; write results.
 
     Parameters
     ----------
-    data_dir : folder of the PhysioNet 2012 release (see ``load_physionet2012``)
+    data_dir : the cohort's data folder (for P12 the PhysioNet 2012 release, see
+        ``load_physionet2012``; None: its environment variable, else the download cache)
     eval_split : {"val", "test"}
         ``"val"``: fit on train; ``"test"``: fit on train + val. Either way the scored split
         touches no choice: the network trains for its fixed epochs (or, with a
@@ -222,6 +232,9 @@ def run_p12(
         its number of trees on a stratified 10 % of them.
     config : overrides of :data:`RECOMMENDED` (tokenizer and classifier parameters, ``combine``)
     seed : random_state of the models
+    cohort : str, default "p12"
+        A registered cohort (``medfuse_sk.datasets.available_cohorts()``) with ``train``,
+        ``val`` and ``test`` splits; the recipe's settings were chosen on P12.
     out : folder for ``metrics.json``, ``predictions.csv``, ``curves.png`` and, for an
         ensemble, ``members.csv``: the probabilities of each network of the MedFuse module
         and of each voting member (``medfuse`` is the module's average)
@@ -231,18 +244,18 @@ def run_p12(
     dict with the metrics, configuration, seed, timings, peak memory and machine.
     """
 
-    from ..datasets import load_physionet2012
+    from ..datasets import load_cohort
 
     if eval_split not in ("val", "test"):
         raise ValueError(f"eval_split must be 'val' or 'test', got {eval_split!r}")
     config = {**RECOMMENDED, **(config or {})}
-    model = make_p12_model(config, seed=seed, verbose=verbose)
+    model = make_p12_model(config, seed=seed, verbose=verbose, cohort=cohort)
     started = time.perf_counter()
 
     # the scored split first: a release without it fails before any work
-    scored = load_physionet2012(data_dir, split=eval_split, progress=bool(verbose))
+    scored = load_cohort(cohort, split=eval_split, data_dir=data_dir, progress=bool(verbose))
     fitted_on = ["train"] if eval_split == "val" else ["train", "val"]
-    fitting = load_physionet2012(data_dir, split=fitted_on, progress=bool(verbose))
+    fitting = load_cohort(cohort, split=fitted_on, data_dir=data_dir, progress=bool(verbose))
     X = fitting.to_event_set()
     labels = fitting.labels
     X_scored = scored.to_event_set()
@@ -262,7 +275,8 @@ def run_p12(
     # without a validation split (valid_size=0) the last epoch is the model
     scores = history[:, "valid_auprc"] if "valid_auprc" in history[-1] else None
     info = {
-        "config": config, "seed": seed, "fitted_on": fitted_on, "n_fitted": int(len(X)),
+        "config": config, "cohort": cohort, "seed": seed, "fitted_on": fitted_on,
+        "n_fitted": int(len(X)),
         "epochs_run": len(history),
         "best_epoch": len(history) if scores is None else int(np.argmax(scores)) + 1,
         "best_valid_auprc": None if scores is None else float(np.max(scores)),
