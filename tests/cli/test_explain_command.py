@@ -109,3 +109,18 @@ def test_sample_mode_trains_a_quick_model(tmp_path):
     assert main(["explain", "--sample", "--out", str(out), "--epochs", "1",
                  "--max-stays", "30"]) == 0
     assert pd.read_csv(out / "stays.csv").shape[0] == 30
+
+
+def test_chosen_stays_and_features_get_their_figures(files, fitted_dir, tmp_path):
+    out = tmp_path / "figures"
+    events = pd.read_parquet(files / "held_out.parquet")
+    chosen = int(events["icustay"].drop_duplicates().iloc[3])
+    assert main(["explain", str(fitted_dir), str(files / "held_out.parquet"), "--out", str(out),
+                 "--max-stays", "4", "--plot", "0", "--plot-stay", str(chosen),
+                 "--features", "HR", "Temp", "--quiet"]) == 0
+    written = {p.name for p in out.glob("*.png")}
+    assert f"stay_{chosen}.png" in written and not any(
+        n.startswith("stay_") and n != f"stay_{chosen}.png" for n in written)
+    assert {"feature_response.png", "attribution_vs_value.png"} <= written
+    table = pd.read_csv(out / "attributions.csv")
+    assert {"HR", "Temp"} <= set(table["feature"])  # the figures had their features' tokens
