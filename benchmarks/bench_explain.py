@@ -217,7 +217,7 @@ def steps(args) -> None:
         if args.model:
             from medfuse_sk.datasets import load_sample
 
-            model, X = _load(args.model), load_sample("test").to_event_set()
+            model, X = _load(args.model), load_sample("val").to_event_set()
         else:
             model, X = _sample_model(args.epochs, 0)
     X = X.take(np.arange(args.stays))

@@ -6,7 +6,8 @@ on the label at random with seed 0 (``sklearn.model_selection.train_test_split``
 
 - ``p12_sample_events.csv.gz``: ``stay_id,minute,feature,value`` (time as integer minutes since
   ICU admission, exact for ``HH:MM`` times; gzip without a timestamp, so rebuilds are identical);
-- ``p12_sample_labels.csv``: ``stay_id,in_hospital_death,subset`` (``train`` / ``test``).
+- ``p12_sample_labels.csv``: ``stay_id,in_hospital_death,subset`` (``train`` / ``val``,
+  the standard split each stay comes from; ``load_sample("train")`` / ``load_sample("val")``).
 
 Usage: ``python benchmarks/make_sample.py [DATA_DIR]`` (default ``../shared/data/physionet2012``).
 """
@@ -30,7 +31,7 @@ from medfuse_sk.datasets.physionet2012._loader import (
     _listfile,
 )
 
-SIZES = {"train": ("train", 1000), "test": ("val", 500)}
+SIZES = {"train": ("train", 1000), "val": ("val", 500)}
 SEED = 0
 
 

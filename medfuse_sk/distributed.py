@@ -38,7 +38,14 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from .models import BinaryLoss, MedFuseClassifier, MedFuseEnsemble, MedFuseModule, register_model
+from .models import (
+    BinaryLoss,
+    MedFuseClassifier,
+    MedFuseEnsemble,
+    MedFuseModule,
+    register_model,
+    resolve_device,
+)
 
 __all__ = ["DataParallelMixin", "DistributedMedFuseClassifier", "init_from_environment",
            "is_main_process", "shard_batches"]
@@ -135,7 +142,7 @@ class DataParallelMixin:
     """
 
     def fit(self, X: Any, y: Any, **fit_params):
-        if init_from_environment(self.device):
+        if init_from_environment(resolve_device(self.device)):
             world = dist.get_world_size()
             if not isinstance(self.random_state, (int, np.integer)):
                 raise ValueError(f"random_state must be an integer when training in {world} "

@@ -46,3 +46,36 @@ def test_every_repository_file_the_docs_cite_exists(doc):
     cited = set(FILES.findall(doc.read_text()))
     missing = sorted(f for f in cited if not (ROOT / f).exists())
     assert not missing, f"{doc.name} cites files that do not exist: {missing}"
+
+
+def _readme_code(heading: str) -> str:
+    """The first Python block of the README section ``## heading``."""
+    section = (ROOT / "README.md").read_text().split(f"\n## {heading}\n", 1)[1].split("\n## ")[0]
+    return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+
+
+def test_the_readme_snippet_on_the_bundled_data_runs(monkeypatch, capsys):
+    """The "Try it on the bundled data" code as printed, on a cut of the sample and with a tiny
+    network (the full run is `medfuse demo`'s, checked by tests/cli/test_cli.py)."""
+    import dataclasses
+    import functools
+
+    import medfuse_sk
+    import medfuse_sk.datasets as datasets
+
+    full = datasets.load_sample
+
+    def cut(subset="train"):
+        cohort = full(subset)
+        ids = cohort.stay_ids[:80 if subset == "train" else 60]
+        return dataclasses.replace(cohort, events=cohort.events[cohort.events["stay_id"].isin(ids)],
+                                   labels=cohort.labels.loc[ids], stay_ids=ids)
+
+    monkeypatch.setattr(datasets, "load_sample", cut)
+    monkeypatch.setattr(medfuse_sk, "MedFuseClassifier", functools.partial(
+        medfuse_sk.MedFuseClassifier, max_epochs=1, d_model=16, n_heads=2, verbose=0))
+    code = _readme_code("Try it on the bundled data")
+    assert 'load_sample("val")' in code
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "stay_id" in out and re.search(r"^AUPRC 0\.\d{3}  AUROC 0\.\d{3}$", out, re.MULTILINE)

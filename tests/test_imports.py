@@ -150,3 +150,66 @@ def test_every_import_of_the_library_resolves(module):
 def test_at_most_twelve_modules_at_the_top_of_the_package():
     top = [p.name for p in PACKAGE.glob("*.py")]
     assert len(top) <= 12, top
+
+
+#: Run in a fresh interpreter where ``import triton`` fails, as in the base install.
+_WITHOUT_TRITON = """
+import sys
+sys.modules["triton"] = None  # `import triton` now raises ImportError: as if not installed
+import medfuse_sk, medfuse_sk.models, medfuse_sk.cli, medfuse_sk.io, medfuse_sk.inspection
+import medfuse_sk.recipes, medfuse_sk.ensemble, medfuse_sk.distributed, medfuse_sk.datasets
+medfuse_sk.cli.build_parser()
+from synthetic import TINY, u_shaped_task
+from medfuse_sk import MedFuseClassifier
+
+events, labels = u_shaped_task(60, seed=0)
+clf = MedFuseClassifier(random_state=0, **TINY).fit(events, labels)
+assert clf.predict_proba(events).shape == (60, 2) and clf.module_.embedding.kernel == "auto"
+try:
+    MedFuseClassifier(kernel="triton", **TINY).fit(events, labels)
+except ImportError as exc:
+    print(exc)
+else:
+    raise AssertionError("kernel='triton' fitted without triton")
+"""
+
+
+def test_the_base_install_fits_and_predicts_without_triton():
+    """triton is the `gpu` extra: importing, fitting and predicting on the CPU never need it,
+    and asking for the Triton kernel without it says how to install it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]),
+           "OMP_NUM_THREADS": "1"}
+    env.pop("TRITON_INTERPRET", None)
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_TRITON], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    message = done.stdout.strip()
+    assert "kernel='triton' needs the triton package" in message
+    assert "pip install 'medfuse-sk[gpu]'" in message and "pip install -e '.[gpu]'" in message
+    assert "CUDA build of torch" in message
+
+
+def test_install_hints_come_from_one_helper():
+    """Messages name an extra through ``utils.install_hint`` (from an index and from a
+    checkout), never with a spelled-out ``pip install 'medfuse-sk[...]'`` of their own."""
+    from medfuse_sk.utils import install_hint
+
+    assert install_hint("grud") == ("pip install 'medfuse-sk[grud]' "
+                                    "(from a checkout: pip install -e '.[grud]')")
+    spelled = []
+    for module, path in MODULES.items():
+        if module == "medfuse_sk.utils._install":
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                           ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)}
+        spelled += [f"{module}:{node.lineno}" for node in ast.walk(tree)
+                    if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and "medfuse-sk[" in node.value and id(node) not in docstrings]
+    assert not spelled, spelled

@@ -12,10 +12,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..data import TIME_UNITS
 from ..io import COLUMN_ROLES, DEFAULT_COLUMNS
 
 __all__ = ["CommandError", "parse_setting", "add_columns", "add_common", "add_settings", "say",
-           "read_config", "check_keys", "column_names", "remembered_categorical",
+           "read_config", "check_keys", "column_names", "time_unit", "remembered_categorical",
            "load_model_folder", "add_cohort", "load_named_cohort"]
 
 
@@ -50,6 +51,10 @@ def add_columns(parser: argparse.ArgumentParser, labels: bool) -> None:
         group.add_argument(f"--{role}", default=None, metavar="NAME",
                            help=f"{role} column of the events"
                            + (" and labels" if role == "stay" and labels else ""))
+    group.add_argument("--time-unit", default=None, choices=TIME_UNITS,
+                       help="unit of numeric times: h (hours, the default), min, s or d; they "
+                            "are converted to hours, so window and horizon are always hours; "
+                            "datetimes need none; a saved model remembers its own")
     if labels:
         group.add_argument("--label", default=None, metavar="NAME",
                            help="label column (0/1) of the labels file (default: its only other "
@@ -128,6 +133,16 @@ def column_names(args: argparse.Namespace, model: Any = None) -> dict[str, str]:
             for role in COLUMN_ROLES}
 
 
+def time_unit(args: argparse.Namespace, model: Any = None) -> str:
+    """The unit of numeric times: ``--time-unit``, else the one ``model`` was fitted with
+    (its first estimator that has a ``time_unit``), else hours."""
+    from ..utils import find_estimators
+
+    found = [] if model is None else find_estimators(model, lambda est: hasattr(est, "time_unit"))
+    return (getattr(args, "time_unit", None) or (found[0][1].time_unit if found else None)
+            or "h")
+
+
 def remembered_categorical(model: Any) -> list[Any]:
     """The categorical features a fitted model knows: its ``categorical`` parameters and its
     fitted tokenizers' ``categorical_features_``."""
@@ -173,6 +188,9 @@ def load_named_cohort(args: argparse.Namespace, files: Iterable[str]):
     """The cohort of ``--cohort``/``--split``/``--data``, or None when the command reads files;
     checks that exactly one of the two was given (``files``: the positional file arguments)."""
     given = [f for f in files if getattr(args, f, None) is not None]
+    if args.cohort is not None and getattr(args, "time_unit", None) is not None:
+        raise CommandError(f"--cohort {args.cohort} reads its own events, timed in hours; leave "
+                           f"out --time-unit {args.time_unit}")
     if args.cohort is None:
         missing = [f.upper() for f in files if getattr(args, f, None) is None]
         if missing:

@@ -27,6 +27,7 @@ from ._common import (
     column_names,
     load_model_folder,
     remembered_categorical,
+    time_unit,
 )
 
 __all__ = ["add_parser", "command", "load_model_file"]
@@ -106,7 +107,7 @@ def _sample_model(epochs: int, seed: int):
     from ..datasets import load_sample
     from ..models import MedFuseClassifier
 
-    train, held_out = load_sample("train"), load_sample("test")
+    train, held_out = load_sample("train"), load_sample("val")
     X = train.to_event_set()
     # every epoch is trained: on 1,000 stays a 10 % validation split is too noisy to stop on
     clf = MedFuseClassifier(max_epochs=epochs, random_state=seed, verbose=0, valid_size=0,
@@ -151,7 +152,8 @@ def command(args: argparse.Namespace) -> int:
             model, X = _sample_model(args.epochs, args.seed)
         else:
             model = load_model_file(args.model, allow_pickle=args.allow_pickle)
-            X = read_events(args.events, column_names(args, model), categorical=args.categorical,
+            X = read_events(args.events, column_names(args, model),
+                            time_unit=time_unit(args, model), categorical=args.categorical,
                             fitted_categorical=remembered_categorical(model))
         if args.max_stays is not None:
             X = X.take(np.arange(min(args.max_stays, len(X))))

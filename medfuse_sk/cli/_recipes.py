@@ -23,7 +23,7 @@ def demo(args: argparse.Namespace) -> int:
     from ..evaluation import binary_metrics
     from ..models import MedFuseClassifier
 
-    train, held_out = load_sample("train"), load_sample("test")
+    train, held_out = load_sample("train"), load_sample("val")
     print(f"PhysioNet 2012 sample (ODC-By 1.0, Silva et al. 2012): {len(train)} training stays, "
           f"{len(held_out)} held-out stays, {train.labels.mean():.1%} / "
           f"{held_out.labels.mean():.1%} died in hospital")
@@ -73,8 +73,14 @@ def p12(args: argparse.Namespace) -> int:
         get_cohort(args.cohort)
     except KeyError as exc:
         raise CommandError(f"--cohort: {exc.args[0]}") from exc
-    result = run_p12(args.data, eval_split=args.eval_split, config=settings, cohort=args.cohort,
-                     seed=args.seed, out=args.out, verbose=0 if args.quiet else 1)
+    try:
+        result = run_p12(args.data, eval_split=args.eval_split, config=settings,
+                         cohort=args.cohort, seed=args.seed, out=args.out,
+                         verbose=0 if args.quiet else 1)
+    except FileNotFoundError as exc:
+        if args.data is None:  # the loader's words are the Python API's (data_dir)
+            raise CommandError(f"{exc} On the command line: medfuse p12 --data DIR.") from exc
+        raise
     summary = {k: result[k] for k in ("auprc", "auroc", "accuracy")}
     print(json.dumps(summary, indent=2))
     if args.out:
@@ -96,7 +102,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--cohort", default="p12", metavar="NAME",
                    help="registered cohort to fit and score (default p12; also p19); the "
                         "recipe's settings were chosen on P12")
-    p.add_argument("--data", default=None,
+    p.add_argument("--data", default=None, metavar="DIR",
                    help="the cohort's data folder, for P12 the PhysioNet 2012 release "
                         "(default: $MEDFUSE_P12_DIR, else the download cache of "
                         "fetch_physionet2012)")

@@ -37,6 +37,7 @@ from ._common import (
     read_config,
     remembered_categorical,
     say,
+    time_unit,
 )
 
 __all__ = ["add_parsers", "fit", "predict", "evaluate"]
@@ -44,7 +45,7 @@ __all__ = ["add_parsers", "fit", "predict", "evaluate"]
 #: The registry name of the model ``medfuse fit`` trains without ``--model``.
 DEFAULT_MODEL = "medfuse"
 #: Parameters set through their own options, not ``--set``.
-_OWN_OPTIONS = (*COLUMN_ROLES, "categorical", "tokenizer")
+_OWN_OPTIONS = (*COLUMN_ROLES, "time_unit", "categorical", "tokenizer")
 
 
 def _registered(name: str) -> Any:
@@ -67,6 +68,10 @@ def _configuration(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
     from ..data import EventTokenizer
 
     config, source = read_config(args)
+    for key in config:
+        if key in _OWN_OPTIONS and key != "tokenizer":
+            raise CommandError(f"{source[key]}: {key} has its own option: --"
+                               f"{key.replace('_', '-')} ...")
     default = _registered(args.model)
     params = {k for k in default.get_params(deep=False)
               if not k.startswith("_") and k not in _OWN_OPTIONS}
@@ -90,14 +95,23 @@ def _build(args: argparse.Namespace, tokenizer_params: dict[str, Any],
     name = args.model
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and name == DEFAULT_MODEL:
         name = "medfuse_distributed"  # one process of several (torchrun)
+    from ..utils import find_estimators
+
     accepted = set(_registered(name).get_params(deep=False))
     given = {"random_state": args.seed, "verbose": 0 if args.quiet else 1,
              **{role: column for role, column in column_names(args).items()},
-             "categorical": args.categorical}
+             "time_unit": time_unit(args), "categorical": args.categorical}
     kwargs = {k: v for k, v in given.items() if k in accepted}
     if "tokenizer" in accepted:
         kwargs["tokenizer"] = EventTokenizer(**tokenizer_params)
     model = create_model(name, **{**kwargs, **params})
+    # the estimators inside an ensemble or a Pipeline that read long tables remember the
+    # columns and the time unit given, so that predict reads a table as fit did
+    explicit = {k: getattr(args, k) for k in (*COLUMN_ROLES, "time_unit", "categorical")
+                if getattr(args, k, None) is not None}
+    for _, est in find_estimators(model, lambda e: e is not model and hasattr(e, "time_unit")):
+        own = est.get_params(deep=False)
+        est.set_params(**{k: v for k, v in explicit.items() if k in own})
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not isinstance(model, DataParallelMixin):
         raise CommandError(f"--model {args.model} does not train data-parallel; launch it in "
                            "one process (the medfuse model does)")
@@ -108,9 +122,12 @@ def fit(args: argparse.Namespace) -> int:
     """Train a registered model on your events and labels; write a safe model folder."""
     from ..distributed import is_main_process
     from ..io import ModelFileError, check_saveable, read_events, read_labels, save_model
+    from ..utils import find_estimators
 
     tokenizer_params, params = _configuration(args)
     model = _build(args, tokenizer_params, params)
+    for _, part in find_estimators(model, lambda est: hasattr(est, "check_params")):
+        part.check_params()  # values too are checked before any data are read
     try:
         check_saveable(model)
     except ModelFileError as exc:
@@ -124,7 +141,8 @@ def fit(args: argparse.Namespace) -> int:
         source = f"{args.cohort} ({args.split})"
     else:
         labels = read_labels(args.labels, columns["stay"], args.label)
-        X = read_events(args.events, columns, categorical=args.categorical, stays=labels.index)
+        X = read_events(args.events, columns, time_unit=time_unit(args),
+                        categorical=args.categorical, stays=labels.index)
         source = args.events
     say(args, f"{source}: {len(labels)} labelled stays, {int(labels.sum())} positive, "
               f"{X.n_rows} events of {len(X.feature_names)} features "
@@ -156,7 +174,8 @@ def fit(args: argparse.Namespace) -> int:
 def _scored_events(args: argparse.Namespace, model: Any, stays: Any = None):
     from ..io import read_events
 
-    return read_events(args.events, column_names(args, model), categorical=args.categorical,
+    return read_events(args.events, column_names(args, model), time_unit=time_unit(args, model),
+                       categorical=args.categorical,
                        fitted_categorical=remembered_categorical(model), stays=stays)
 
 

@@ -13,12 +13,21 @@ Documented input behaviour
 - Stays keep the order in which they first appear in the table, unless ``stays`` is given.
 - Exact duplicate rows (same stay, time, feature and value) are dropped with a warning by
   default (``duplicates="drop"``); ``"keep"`` keeps them, ``"raise"`` refuses them.
+- Numeric times are in ``time_unit`` (``"h"`` by default, or ``"s"``, ``"min"``, ``"d"``)
+  and are converted to hours; timedeltas and datetimes carry their own unit (``time_unit``
+  is not used for them). A time column whose name says another unit than ``time_unit``
+  (``minute``, ``time_min``, ``seconds``, ``los_days`` ...) is an error that says which unit
+  to pass: numbers are never silently read in the wrong unit.
 - Negative times, infinite values, missing stay ids / feature names / times, and strings in
-  a numerical feature raise a ``ValueError`` naming the column, feature, stay or value.
+  a numerical feature raise a ``ValueError`` naming the column, feature, stay or value; a
+  missing column or a time unit at odds with its column's name raises a
+  :class:`ColumnError` saying which arguments fix it; a ``categorical`` name that is no
+  feature of the table is an error naming the closest features.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,12 +35,147 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..utils import as_python, examples
+from ..utils import as_python, closest, examples
 from ._ragged import RaggedStays
 
-__all__ = ["EventSet", "as_event_set"]
+__all__ = ["EventSet", "ColumnError", "TIME_UNITS", "as_event_set"]
 
 _HOUR = np.timedelta64(1, "h")
+
+#: The units numeric times may be given in (``time_unit``); they are converted to hours.
+TIME_UNITS = ("s", "min", "h", "d")
+_UNIT_WORDS = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days"}
+# How a column's name says its unit, compared by whole words (split at non-letters and at
+# camelCase): words that say it anywhere in the name, short forms that say it only as the
+# last word of a longer name (time_s, t_min, los_h), and short forms that say it alone (min).
+_NAME_WORDS = {"s": {"second", "seconds", "secs"}, "min": {"minute", "minutes", "mins"},
+               "h": {"hour", "hours", "hrs"}, "d": {"day", "days"}}
+_NAME_SUFFIXES = {"s": {"s", "sec"}, "min": {"min"}, "h": {"h", "hr"}, "d": {"d"}}
+_NAME_ALONE = {"s": {"sec"}, "min": {"min"}, "h": {"hr"}, "d": set()}
+
+
+class ColumnError(ValueError):
+    """A long table's columns do not fit the column arguments: a column is missing, or the
+    time column's name says another unit than ``time_unit``.
+
+    The message says what is wrong and which arguments fix it. ``problem`` holds the first
+    part and ``fix`` the arguments (``{"time": "minute", "time_unit": "min"}``; a value of
+    None where the right one is unknown), so that a caller can phrase the fix in its own
+    terms: a model's constructor, command-line options (:meth:`hint`, :meth:`options`).
+    """
+
+    def __init__(self, problem: str, fix: Mapping[str, Any], note: str = "",
+                 hint: str | None = None) -> None:
+        self.problem = problem
+        self.fix = dict(fix)
+        self.note = note
+        if hint is None:
+            hint = self.hint(f"Pass {{}} (on the command line: {self.options()})")
+        self._hint = hint
+        super().__init__(f"{problem}. {hint}")
+
+    def __reduce__(self) -> tuple:  # pickled whole (e.g. out of a joblib worker)
+        return type(self), (self.problem, self.fix, self.note, self._hint)
+
+    def arguments(self) -> str:
+        """The fix as keyword arguments: ``time='minute', time_unit='min'``."""
+        return ", ".join(f"{k}={'...' if v is None else repr(v)}" for k, v in self.fix.items())
+
+    def options(self) -> str:
+        """The fix as command-line options: ``--time minute --time-unit min``."""
+        def shown(value: Any) -> str:
+            if value is None:
+                return "NAME"
+            if isinstance(value, (list, tuple)):
+                return " ".join(map(str, value))
+            return str(value)
+        return " ".join(f"--{k.replace('_', '-')} {shown(v)}" for k, v in self.fix.items())
+
+    def hint(self, template: str) -> str:
+        """How to fix it: ``template`` with :meth:`arguments` in place of ``{}`` (e.g.
+        ``"Pass them to the constructor: MedFuseClassifier({}, ...)"``), then the note."""
+        return template.replace("{}", self.arguments(), 1) + self.note
+
+    def rephrased(self, hint: str) -> ColumnError:
+        """The same error with another way to fix it (the message's second part)."""
+        return ColumnError(self.problem, self.fix, self.note, hint=hint)
+
+
+def _name_unit(name: Any) -> str | None:
+    """The time unit a column's name says (``"min"`` for ``minute`` or ``time_min``), or
+    None when it says none or several."""
+    if not isinstance(name, str):
+        return None
+    words = [w for w in re.split(r"[^a-z]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())
+             if w]
+    found = set()
+    for i, word in enumerate(words):
+        for unit in TIME_UNITS:
+            if (word in _NAME_WORDS[unit]
+                    or (word in _NAME_SUFFIXES[unit] and i == len(words) - 1 and len(words) > 1)
+                    or (word in _NAME_ALONE[unit] and len(words) == 1)):
+                found.add(unit)
+    return found.pop() if len(found) == 1 else None
+
+
+def _check_time_unit(time_unit: Any) -> None:
+    if time_unit not in TIME_UNITS:
+        meant = _name_unit(time_unit) if isinstance(time_unit, str) else None
+        raise ValueError(f"time_unit must be one of {', '.join(map(repr, TIME_UNITS))}, got "
+                         f"{time_unit!r}" + (f"; did you mean {meant!r}?" if meant else ""))
+
+
+def _check_name_says_unit(column: Any, time_unit: str) -> None:
+    """A numeric time column whose name says another unit than ``time_unit``: an error."""
+    named = _name_unit(column)
+    if named is not None and named != time_unit:
+        raise ColumnError(
+            f"column {column!r} looks like {_UNIT_WORDS[named]} but time_unit={time_unit!r} "
+            f"(its numbers would be read as {_UNIT_WORDS[time_unit]})", {"time_unit": named},
+            note=f", or rename the column if its numbers really are {_UNIT_WORDS[time_unit]}")
+
+
+def _guess_columns(columns: Sequence[Any], names: Mapping[str, Any], absent: Sequence[str],
+                   time_unit: str) -> dict[str, Any]:
+    """For each absent role, the table's column it most likely is (None when unclear); the
+    time unit too when the guessed time column's name says another one."""
+    spare = [c for c in columns if c not in names.values()]
+    guess: dict[str, Any] = {}
+    for role in absent:
+        if len(absent) == 1 and len(spare) == 1:
+            found = spare
+        elif role == "time" and sum(_name_unit(c) is not None for c in spare) == 1:
+            found = [c for c in spare if _name_unit(c) is not None]
+        else:
+            found = closest(names[role], spare, n=1)
+        guess[role] = found[0] if len(found) == 1 else None
+        if guess[role] is not None:
+            spare.remove(guess[role])
+    if guess.get("time") is not None:
+        named = _name_unit(guess["time"])
+        if named is not None and named != time_unit:
+            guess["time_unit"] = named
+    return guess
+
+
+def _to_hours(numbers: np.ndarray, time_unit: str) -> np.ndarray:
+    if time_unit == "s":
+        return numbers / 3600.0
+    if time_unit == "min":
+        return numbers / 60.0
+    if time_unit == "d":
+        return numbers * 24.0
+    return numbers
+
+
+def _from_hours(hours: np.ndarray, time_unit: str) -> np.ndarray:
+    if time_unit == "s":
+        return hours * 3600.0
+    if time_unit == "min":
+        return hours * 60.0
+    if time_unit == "d":
+        return hours / 24.0
+    return hours
 
 
 def _as_pandas(table: Any) -> pd.DataFrame:
@@ -45,9 +189,11 @@ def _as_pandas(table: Any) -> pd.DataFrame:
 
 
 def _hours_since_start(
-    times: pd.Series, stay_codes: np.ndarray, stay_ids: np.ndarray, start: Any
+    times: pd.Series, stay_codes: np.ndarray, stay_ids: np.ndarray, start: Any, time_unit: str,
+    column: Any,
 ) -> np.ndarray:
-    """Convert a time column to float hours since each stay's start."""
+    """Convert a time column to float hours since each stay's start (numbers from
+    ``time_unit``)."""
     if pd.api.types.is_timedelta64_dtype(times):
         return times.to_numpy() / _HOUR
     if pd.api.types.is_datetime64_any_dtype(times):
@@ -72,10 +218,12 @@ def _hours_since_start(
         return (stamps - origin) / _HOUR
     if pd.api.types.is_numeric_dtype(times) and not pd.api.types.is_bool_dtype(times):
         if start is not None:
-            raise ValueError("`start` is only used with datetime times; numeric times are hours")
-        return times.to_numpy(dtype=np.float64)
+            raise ValueError("`start` is only used with datetime times; numeric times are "
+                             "counted from the stay's start")
+        return _to_hours(times.to_numpy(dtype=np.float64), time_unit)
     raise ValueError(
-        f"time column must hold numbers (hours), timedeltas or datetimes; got dtype "
+        f"time column {column!r} must hold numbers (times in time_unit={time_unit!r}), "
+        f"timedeltas or datetimes; got dtype "
         f"{times.dtype} (e.g. {examples(times.dropna().unique()[:3])})"
     )
 
@@ -96,6 +244,11 @@ class EventSet(RaggedStays):
         Class labels of categorical events; ``columns["category"]`` holds codes into it
         (``-1`` for numerical events).
     categorical_features : tuple of feature names that are categorical
+    column_names : dict
+        The long table's column names (``stay``, ``time``, ``feature``, ``value``).
+    time_unit : str
+        The unit numeric times were given in (``"h"`` for timedeltas and datetimes);
+        :meth:`to_long` gives times back in it. The stored times are hours.
     info : dict
         What construction did: rows dropped as missing values or duplicates.
     """
@@ -110,6 +263,7 @@ class EventSet(RaggedStays):
         categorical_features: Sequence[str] = (),
         column_names: Mapping[str, str] | None = None,
         info: Mapping[str, int] | None = None,
+        time_unit: str = "h",
     ) -> None:
         super().__init__(stay_ids, offsets, columns)
         self.feature_names = np.asarray(feature_names, dtype=object)
@@ -120,6 +274,8 @@ class EventSet(RaggedStays):
                              "value": "value"}
         )
         self.info = dict(info or {})
+        _check_time_unit(time_unit)
+        self.time_unit = time_unit
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -131,7 +287,9 @@ class EventSet(RaggedStays):
         time: str = "time",
         feature: str = "feature",
         value: str = "value",
+        time_unit: str = "h",
         categorical: Sequence[Any] | None = None,
+        absent_categorical: str = "raise",
         start: Mapping | pd.Series | None = None,
         stays: Sequence[Any] | None = None,
         duplicates: str = "drop",
@@ -142,12 +300,24 @@ class EventSet(RaggedStays):
         ----------
         table : pandas.DataFrame (or pyarrow / polars table)
         stay, time, feature, value : str
-            Column names. ``time`` may hold numbers (hours since the stay's start),
-            timedeltas, or datetimes (made relative to ``start``, else to each stay's
-            first event).
+            Column names. ``time`` may hold numbers (time since the stay's start, in
+            ``time_unit``), timedeltas, or datetimes (made relative to ``start``, else to
+            each stay's first event).
+        time_unit : {"h", "min", "s", "d"}, default "h"
+            Unit of numeric times: hours, minutes, seconds or days. Times are converted to
+            hours, the unit of everything downstream: the tokenizer's ``window`` and
+            ``horizon`` and GRU-D's ``step`` are hours whatever the input's unit.
+            Timedeltas and datetimes carry their own unit and ignore it. A time column
+            whose name says another unit (``minute``, ``time_min``, ``seconds``, ``days``
+            ...) is a :class:`ColumnError`.
         categorical : sequence of feature names, optional
             Features whose values are classes. When omitted, a feature whose observed values
             are all non-numeric is categorical; one mixing numbers and strings is an error.
+        absent_categorical : {"raise", "ignore"}, default "raise"
+            What to do with ``categorical`` names that are no feature of the table: an error
+            naming the closest features (a misspelt name would otherwise be treated as
+            numerical), or nothing (for names a fitted model remembers, which a table of
+            new stays may lack).
         start : mapping or Series of stay id → datetime, optional
             Per-stay start time, for datetime times.
         stays : sequence of stay ids, optional
@@ -162,14 +332,19 @@ class EventSet(RaggedStays):
         """
         if duplicates not in {"drop", "keep", "raise"}:
             raise ValueError(f"duplicates must be 'drop', 'keep' or 'raise', got {duplicates!r}")
+        if absent_categorical not in {"raise", "ignore"}:
+            raise ValueError(f"absent_categorical must be 'raise' or 'ignore', got "
+                             f"{absent_categorical!r}")
+        _check_time_unit(time_unit)
         df = _as_pandas(table)
         names = {"stay": stay, "time": time, "feature": feature, "value": value}
-        absent = [c for c in names.values() if c not in df.columns]
+        absent = [role for role, column in names.items() if column not in df.columns]
         if absent:
-            raise ValueError(
-                f"missing column(s) {absent}; the table has {list(df.columns)}. "
-                "Pass the right names with stay=, time=, feature=, value=."
-            )
+            raise ColumnError(
+                f"missing column(s) {[names[role] for role in absent]}; the table has "
+                f"{list(df.columns)}", _guess_columns(list(df.columns), names, absent, time_unit))
+        if pd.api.types.is_numeric_dtype(df[time]) and not pd.api.types.is_bool_dtype(df[time]):
+            _check_name_says_unit(time, time_unit)
         if len(df) == 0 and stays is None:
             raise ValueError("the event table is empty: no rows, no stays")
         for role in ("stay", "feature", "time"):
@@ -203,7 +378,7 @@ class EventSet(RaggedStays):
         values = df[value][observed] if n_missing else df[value]
 
         hours = _hours_since_start(df[time][observed] if n_missing else df[time], stay_codes,
-                                   stay_ids, start)
+                                   stay_ids, start, time_unit, time)
         if (hours < 0).any():
             bad = pd.unique(stay_ids[stay_codes[hours < 0]])
             raise ValueError(
@@ -215,7 +390,7 @@ class EventSet(RaggedStays):
         feature_codes = feature_codes[observed]
         feature_names = np.asarray(feature_names, dtype=object)
         numbers, category_codes, categories, cat_names = _split_values(
-            values, feature_codes, feature_names, categorical
+            values, feature_codes, feature_names, categorical, absent_categorical, feature
         )
         del values
         finite = np.isfinite(numbers) | (category_codes >= 0)
@@ -264,16 +439,19 @@ class EventSet(RaggedStays):
             "value": numbers,
             "category": category_codes.astype(np.int32),
         }
+        numeric_times = pd.api.types.is_numeric_dtype(df[time])
         return cls(stay_ids, offsets, columns, feature_names, categories, cat_names,
                    column_names=names,
-                   info={"n_missing_values": n_missing, "n_duplicates_dropped": n_duplicates})
+                   info={"n_missing_values": n_missing, "n_duplicates_dropped": n_duplicates},
+                   time_unit=time_unit if numeric_times else "h")
 
     # -- back to a table ---------------------------------------------------------------
     def to_long(self) -> pd.DataFrame:
         """The events as a long table with the column names given to :meth:`from_long`.
 
-        Numerical values are floats; if any feature is categorical the value column is of
-        object dtype holding both numbers and class labels.
+        Times are numbers in :attr:`time_unit` (the unit they were read in; hours for
+        timedeltas and datetimes). Numerical values are floats; if any feature is categorical
+        the value column is of object dtype holding both numbers and class labels.
         """
         c = self.columns
         is_cat = c["category"] >= 0
@@ -285,7 +463,7 @@ class EventSet(RaggedStays):
         n = self.column_names
         return pd.DataFrame({
             n["stay"]: self.stay_ids[self.row_stay_index()],
-            n["time"]: c["time"],
+            n["time"]: _from_hours(c["time"], getattr(self, "time_unit", "h")),  # older pickles
             n["feature"]: self.feature_names[c["feature"]],
             n["value"]: value,
         })
@@ -301,14 +479,15 @@ def _split_values(
     feature_codes: np.ndarray,
     feature_names: np.ndarray,
     categorical: Sequence[Any] | None,
+    absent_categorical: str,
+    column: Any,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
     """Numbers (NaN for class events), class codes (-1 for numbers), classes, cat. features."""
     n = len(values)
     declared = set(categorical) if categorical is not None else set()
     unknown = declared.difference(feature_names)
-    if unknown and n:
-        warnings.warn(f"categorical features not in the table: {examples(sorted(map(str, unknown)))}",
-                      stacklevel=3)
+    if unknown and n and absent_categorical == "raise":
+        raise ValueError(_unknown_categorical(unknown, feature_names, column))
     is_declared = np.isin(feature_names, list(declared)) if declared else np.zeros(
         len(feature_names), dtype=bool)
 
@@ -353,6 +532,24 @@ def _split_values(
     return numbers, category_codes, np.asarray(categories, dtype=object), cat_names
 
 
+def _unknown_categorical(unknown: set, feature_names: np.ndarray, column: Any) -> str:
+    """The error of ``categorical`` names that are no feature: each with its closest names."""
+    def meant(name: Any) -> str:
+        close = closest(name, feature_names)
+        return f"did you mean {' or '.join(map(repr, close))}?" if close else ""
+
+    names = sorted(unknown, key=str)
+    every = f"The table's features are {examples(feature_names, n=8)}"
+    if len(names) == 1:
+        hint = meant(names[0])
+        return (f"categorical feature {as_python(names[0])!r} is not a feature of the table "
+                f"(column {column!r}){'; ' + hint if hint else '.'} {every}")
+    parts = [f"{as_python(name)!r}" + (f" ({meant(name)})" if meant(name) else "")
+             for name in names]
+    return (f"categorical features not in the table (column {column!r}): {', '.join(parts)}. "
+            f"{every}")
+
+
 def as_event_set(X: Any) -> EventSet:
     """``X`` as an :class:`EventSet`: an EventSet as is, a long table (pandas, pyarrow,
     polars) with the default column names through :meth:`EventSet.from_long`.
@@ -361,10 +558,18 @@ def as_event_set(X: Any) -> EventSet:
     ------
     TypeError
         For other per-stay containers, e.g. a ``TokenSet`` (already tokenized).
+    ColumnError
+        For a table with other column names or times in another unit; the message names
+        the ``EventSet.from_long`` call that reads it.
     """
     if isinstance(X, EventSet):
         return X
     if isinstance(X, RaggedStays):
         raise TypeError(f"got a {type(X).__name__}: it is already tokenized; pass events "
                         "(an EventSet or a long table)")
-    return EventSet.from_long(X)
+    try:
+        return EventSet.from_long(X)
+    except ColumnError as exc:
+        raise exc.rephrased(exc.hint("A table with the default column names and times in "
+                                     "hours is read as is; else pass an EventSet built with "
+                                     "EventSet.from_long(table, {})")) from None

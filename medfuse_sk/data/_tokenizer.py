@@ -93,12 +93,15 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     window : float or None, default None
-        Width of summary windows in hours. ``None`` keeps raw events (one token per event).
+        Width of summary windows in hours, whatever unit the long table's times were given
+        in (``EventSet.from_long(time_unit=...)`` converts them to hours). ``None`` keeps
+        raw events (one token per event).
         With a window, per (stay, feature, window) the median of numerical values and the
         most frequent class of categorical values become one token, timed at the window's
         centre.
     horizon : float or None, default None
-        Only with ``window``: events after ``horizon`` hours are dropped (with a warning);
+        Only with ``window``: events after ``horizon`` hours (hours too, whatever the
+        input's unit) are dropped (with a warning);
         an event exactly at ``horizon`` falls into the last window. ``None`` means no limit.
     max_tokens : int or None, default 1000
         Cap on tokens per stay (see the module docstring for the policy). ``None``: no cap.

@@ -61,9 +61,13 @@ class Cohort:
         """The events as an :class:`~medfuse_sk.data.EventSet` holding every stay, in order.
 
         ``kwargs`` go to :meth:`EventSet.from_long <medfuse_sk.data.EventSet.from_long>` and
-        override the cohort's ``categorical`` and ``stays``.
+        override the cohort's ``categorical`` and ``stays``. The cohort's own categorical
+        features may be absent from a few stays' events (no error then); times are hours.
         """
-        kwargs = {"categorical": self.categorical, "stays": self.stay_ids, **kwargs}
+        own = {"categorical": self.categorical, "stays": self.stay_ids}
+        if "categorical" not in kwargs:
+            own["absent_categorical"] = "ignore"
+        kwargs = {**own, **kwargs}
         return EventSet.from_long(self.events, **kwargs)
 
     def __len__(self) -> int:

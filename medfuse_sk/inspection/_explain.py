@@ -53,14 +53,13 @@ import pandas as pd
 import torch
 
 from ..data import EventTokenizer, TokenSet
-from ..utils import unwrap
+from ..utils import install_hint, unwrap
 
 __all__ = ["explain", "stay_summary", "feature_importance", "feature_response",
            "FeatureResponse", "BASELINES"]
 
 BASELINES = ("center", "zero")
-_CAPTUM_HINT = ("explanations need Captum: pip install 'medfuse-sk[explain]' "
-                "(or pip install 'captum>=0.7')")
+_CAPTUM_HINT = f"explanations need Captum: {install_hint('explain')}"
 
 
 def _integrated_gradients():
@@ -321,6 +320,7 @@ def explain(
                       "outside the token embedding: its effect is held fixed (part of the "
                       "baseline), not attributed to tokens", stacklevel=2)
     dataset = clf.get_dataset(tokens)
+    device = next(module.parameters()).device  # where the network is ("auto" resolved)
     lengths = tokens.lengths
     n_stays = len(tokens)
     width_of = np.maximum(lengths, 1)
@@ -338,7 +338,7 @@ def explain(
         while len(todo):
             for stays in _batches(lengths, todo, batch_tokens):
                 batch, _ = dataset.collate(stays)
-                batch = {k: v.to(clf.device) for k, v in batch.items()}
+                batch = {k: v.to(device) for k, v in batch.items()}
                 per_token, lg, blg, dl = _attribute_batch(
                     module, given, batch, baseline, steps, method, 8 * batch_tokens)
                 keep = batch["mask"].cpu().numpy()

@@ -453,7 +453,8 @@ def load_model(path: str | os.PathLike, *, device: str | None = None) -> Any:
     path : the folder given to :func:`save_model`
     device : str, optional
         Put the network on this device (e.g. ``"cpu"`` for a model trained on a GPU); default:
-        the ``device`` it was saved with.
+        the ``device`` it was saved with (``"auto"``, the default of MedFuse: this machine's
+        GPU if torch sees one, else the CPU; the loaded model's ``device_`` says which).
 
     Returns
     -------
@@ -511,7 +512,6 @@ def load_model(path: str | os.PathLike, *, device: str | None = None) -> Any:
         except RuntimeError as exc:
             raise ModelFileError(f"{weights}: the tensors do not fit the network described in "
                                  f"{config_file.name}: {exc}") from exc
-        clf.module_.to(clf.device)
         clf.history_ = History(_expect(histories.get(prefix, []), list, where))
     return model
 

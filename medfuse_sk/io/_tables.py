@@ -1,8 +1,8 @@
 """One reader for the tables every command reads: events and labels, CSV or parquet.
 
 Every fault is a :class:`TableError` naming the file and, where one is at fault, the column
-(and the command-line option that names it: ``--stay``, ``--time``, ``--feature``,
-``--value``, ``--label``).
+(and the command-line option that names it or fixes it: ``--stay``, ``--time``,
+``--time-unit``, ``--feature``, ``--value``, ``--label``, ``--categorical``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import EventSet
+from ..data import ColumnError, EventSet
 
 __all__ = ["TableError", "COLUMN_ROLES", "DEFAULT_COLUMNS", "read_table", "read_events",
            "read_labels"]
@@ -80,7 +80,7 @@ def _require_columns(table: pd.DataFrame, path: Any, what: str, columns: Mapping
 
 
 def _numeric_or_datetime_time(table: pd.DataFrame, path: Any, column: str) -> pd.DataFrame:
-    """CSV times arrive as text: numbers (hours) or datetimes; anything else names the rows."""
+    """CSV times arrive as text: numbers or datetimes; anything else names the rows."""
     values = table[column]
     if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
         return table
@@ -91,14 +91,16 @@ def _numeric_or_datetime_time(table: pd.DataFrame, path: Any, column: str) -> pd
         return table.assign(**{column: pd.to_datetime(values)})
     except (ValueError, TypeError) as exc:
         bad = values[numbers.isna() & values.notna()].iloc[:3].tolist()
-        raise TableError(f"events file {path}: column {column!r} (--time) must hold hours "
-                         f"or datetimes, got e.g. {bad}") from exc
+        raise TableError(f"events file {path}: column {column!r} (--time) must hold numbers "
+                         f"(times in --time-unit, default hours) or datetimes, got e.g. {bad}") \
+            from exc
 
 
 def read_events(
     path: str | os.PathLike,
     columns: Mapping[str, str] | None = None,
     *,
+    time_unit: str = "h",
     categorical: Sequence[Any] | None = None,
     fitted_categorical: Iterable[Any] = (),
     stays: Sequence[Any] | None = None,
@@ -112,8 +114,13 @@ def read_events(
     columns : mapping of role → column name, optional
         Roles ``stay``, ``time``, ``feature``, ``value``; the defaults (``stay_id``,
         ``time``, ``feature``, ``value``) for those not given.
+    time_unit : {"h", "min", "s", "d"}, default "h"
+        Unit of numeric times (``--time-unit``); they are converted to hours. Datetimes
+        need none. A time column whose name says another unit (``minute``, ``time_s`` ...)
+        is an error saying which ``--time-unit`` to pass.
     categorical : sequence of feature names, optional
-        Features whose values are classes (default: inferred).
+        Features whose values are classes (default: inferred); a name that is no feature of
+        the table is an error naming the closest ones.
     fitted_categorical : iterable of feature names
         Categorical features a fitted model remembers: those the table holds are declared
         categorical too (those it lacks are no fault).
@@ -143,7 +150,11 @@ def read_events(
         categorical = list(dict.fromkeys([*(categorical or ()),
                                           *(c for c in remembered if str(c) in present)]))
     try:
-        return EventSet.from_long(table, categorical=categorical or None, stays=stays, **columns)
+        return EventSet.from_long(table, categorical=categorical or None, stays=stays,
+                                  time_unit=time_unit, **columns)
+    except ColumnError as exc:
+        raise TableError(f"events file {path}: {exc.problem}. "
+                         f"{exc.hint('Pass ' + exc.options())}") from exc
     except ValueError as exc:
         raise TableError(f"events file {path}: {exc}") from exc
 

@@ -3,8 +3,8 @@
 ``medfuse/`` (MedFuse), ``grud/`` (GRU-D through PyPOTS), ``aggregate/`` (tree models on
 per-stay aggregates). Shared: the base event classifier (``_base.py``: inputs, labels and
 weights by stay, tokens, the RNG fork), the registry (``_registry.py``), parameter specs
-(``_spec.py``); for the torch networks batching (``_batching.py``), losses (``_losses.py``)
-and skorch callbacks (``_callbacks.py``).
+(``_spec.py``); for the torch networks batching (``_batching.py``), losses (``_losses.py``),
+skorch callbacks (``_callbacks.py``) and the device of ``device="auto"`` (``_device.py``).
 """
 
 from ._base import (
@@ -21,7 +21,8 @@ from ._batching import (
     base_dataset_and_indices,
     ordered_batches,
 )
-from ._callbacks import SCHEDULES, WarmupCosine, WarmupCosineLR, WeightAverage
+from ._callbacks import SCHEDULES, PlainPrintLog, WarmupCosine, WarmupCosineLR, WeightAverage
+from ._device import resolve_device
 from ._losses import LOSSES, BinaryLoss
 from ._registry import (
     ModelSpec,
@@ -40,10 +41,11 @@ from .medfuse import __all__ as _medfuse_all
 
 __all__ = ["BaseEventClassifier", "BinaryLoss", "EarlyStoppedXGBClassifier",
            "EventClassifierMixin", "EventModelMixin", "GRUDClassifier", "LOSSES",
-           "LengthBucketSampler", "ModelSpec", "SCHEDULES", "TokenDataset",
+           "LengthBucketSampler", "ModelSpec", "PlainPrintLog", "SCHEDULES", "TokenDataset",
            "TokenDropoutCollate", "WarmupCosine", "WarmupCosineLR", "WeightAverage",
            "aligned_labels", "aligned_weights", "available_models", "base_dataset_and_indices",
            "create_model", "get_model", "infer_grid_channels", "make_grud",
            "make_random_forest", "make_xgboost", "ordered_batches", "register_model",
-           "registered_classes", "registered_parameter_classes", "unregister_model",
+           "registered_classes", "registered_parameter_classes", "resolve_device",
+           "unregister_model",
            *_medfuse_all]

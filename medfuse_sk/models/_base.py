@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import Tags
 
-from ..data import EventSet, EventTokenizer, TokenSet
+from ..data import ColumnError, EventSet, EventTokenizer, TokenSet
 from ..utils import examples
 
 __all__ = ["EventModelMixin", "EventClassifierMixin", "BaseEventClassifier", "aligned_labels",
@@ -30,15 +30,18 @@ __all__ = ["EventModelMixin", "EventClassifierMixin", "BaseEventClassifier", "al
 
 #: A long table's column parameters and their defaults (those of ``EventSet.from_long``).
 _COLUMNS = {"stay": "stay_id", "time": "time", "feature": "feature", "value": "value",
-            "categorical": None}
+            "time_unit": "h", "categorical": None}
 
 
 class EventModelMixin:
     """What every estimator on stays shares.
 
     Reads, when the estimator has them, the parameters ``stay``, ``time``, ``feature``,
-    ``value``, ``categorical`` (a long table's columns), ``tokenizer`` (default
-    ``EventTokenizer()``), ``random_state`` and ``device``. Sets ``tokenizer_`` in ``fit``
+    ``value``, ``time_unit``, ``categorical`` (a long table's columns and the unit of its
+    numeric times, see :meth:`EventSet.from_long <medfuse_sk.data.EventSet.from_long>`),
+    ``tokenizer`` (default ``EventTokenizer()``), ``random_state`` and ``device``. A long
+    table's times are converted to hours, so ``window``, ``horizon`` and ``step`` are hours
+    whatever ``time_unit`` is; an EventSet holds hours already. Sets ``tokenizer_`` in ``fit``
     (None when fitted on a TokenSet). ``_input = "events"`` in a subclass hands its fit and
     predict code the :class:`EventSet` instead of tokens (for a model that builds its own
     input, such as a regular grid).
@@ -53,14 +56,40 @@ class EventModelMixin:
     # -- inputs ------------------------------------------------------------------------------
     def events(self, X: Any) -> EventSet:
         """``X`` as an :class:`EventSet`: as is, or a long table read with this model's column
-        parameters (the defaults where it has none). Needs no fit."""
+        parameters (the defaults where it has none). Needs no fit; a fitted model reads a
+        table that lacks some of its ``categorical`` features (a few new stays) without
+        complaint, an unfitted one names the closest features of a name that matches none.
+
+        Raises
+        ------
+        ColumnError
+            A column is missing or the time column's name says another unit than
+            ``time_unit``; the message names the constructor arguments that fix it.
+        """
+        return self._events(X, fitting=not self.__sklearn_is_fitted__())
+
+    def _events(self, X: Any, fitting: bool) -> EventSet:
         if isinstance(X, EventSet):
             return X
         if isinstance(X, TokenSet):
             raise TypeError(f"{type(self).__name__}: got a TokenSet, which is already "
                             "tokenized; pass events (a long table or an EventSet)")
-        return EventSet.from_long(X, **{name: getattr(self, name, default)
-                                        for name, default in _COLUMNS.items()})
+        columns = {name: getattr(self, name, default) for name, default in _COLUMNS.items()}
+        try:
+            return EventSet.from_long(X, **columns,
+                                      absent_categorical="raise" if fitting else "ignore")
+        except ColumnError as exc:
+            raise exc.rephrased(self._column_hint(exc)) from None
+
+    def _column_hint(self, exc: ColumnError) -> str:
+        """How to fix a column error: the constructor's arguments, where it takes them all;
+        else an EventSet built with the right ones."""
+        name = type(self).__name__
+        if all(hasattr(self, key) for key in exc.fix):
+            return exc.hint(f"Pass to the constructor (fit takes no column arguments): "
+                            f"{name}({{}}, ...)")
+        return exc.hint(f"{name} reads the default column names; build an EventSet with "
+                        f"EventSet.from_long(table, {{}}) and give {name} that EventSet")
 
     def transform_tokens(self, X: Any) -> TokenSet:
         """The tokens the fitted model reads for the stays ``X`` (a TokenSet as is; events
@@ -73,26 +102,26 @@ class EventModelMixin:
     def _fit_input(self, X: Any) -> TokenSet | EventSet:
         """What ``fit`` works on: events, or tokens (fitting ``tokenizer_`` on events)."""
         if self._input == "events":
-            return self.events(X)
+            return self._events(X, fitting=True)
         if isinstance(X, TokenSet):
             self.tokenizer_ = None
             return X
         tokenizer = getattr(self, "tokenizer", None)
-        events = self.events(X)
+        events = self._events(X, fitting=True)
         self.tokenizer_ = (EventTokenizer() if tokenizer is None else clone(tokenizer)).fit(events)
         return self.tokenizer_.transform(events)
 
     def _predict_input(self, X: Any) -> TokenSet | EventSet:
         """What prediction works on, for a fitted model."""
         if self._input == "events":
-            return self.events(X)
+            return self._events(X, fitting=False)
         if isinstance(X, TokenSet):
             return X
         if self.tokenizer_ is None:
             raise TypeError(f"this {type(self).__name__} was fitted on tokens (a TokenSet, e.g. "
                             "inside a Pipeline after an EventTokenizer); pass tokens too, or "
                             "fit on events")
-        return self.tokenizer_.transform(self.events(X))
+        return self.tokenizer_.transform(self._events(X, fitting=False))
 
     # -- fitted or not -----------------------------------------------------------------------
     def __sklearn_is_fitted__(self) -> bool:
@@ -104,6 +133,13 @@ class EventModelMixin:
         own calls pass some)."""
         if not self.__sklearn_is_fitted__():
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    def check_params(self) -> None:
+        """Check every parameter's value now, before any data are read (``fit`` checks them
+        too); the error names the parameter, the value and what is allowed."""
+        hook = getattr(self, "_check_params", None)
+        if hook is not None:
+            hook()
 
     # -- randomness --------------------------------------------------------------------------
     def _fit_seed(self) -> int:

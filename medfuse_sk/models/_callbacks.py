@@ -1,15 +1,17 @@
 """Training callbacks of :class:`~medfuse_sk.MedFuseClassifier` (skorch):
-learning-rate schedule and weight averaging."""
+learning-rate schedule, weight averaging, and an epoch table without colour codes in logs."""
 
 from __future__ import annotations
 
 import math
+import os
+import sys
 
 import torch
-from skorch.callbacks import Callback, LRScheduler
+from skorch.callbacks import Callback, LRScheduler, PrintLog
 from torch.optim.lr_scheduler import LambdaLR
 
-__all__ = ["WarmupCosine", "WarmupCosineLR", "WeightAverage", "SCHEDULES"]
+__all__ = ["PlainPrintLog", "WarmupCosine", "WarmupCosineLR", "WeightAverage", "SCHEDULES"]
 
 #: Learning-rate schedules of :class:`WarmupCosineLR`.
 SCHEDULES = ("constant", "cosine")
@@ -158,3 +160,23 @@ class WeightAverage(Callback):
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         self.swap_in(net)  # no-op when validation already swapped them in
+
+
+class PlainPrintLog(PrintLog):
+    """skorch's epoch table, coloured only on a terminal.
+
+    skorch's ``PrintLog`` colours each column's best value with ANSI escape codes, which
+    land as ``\\x1b[32m...\\x1b[0m`` in a redirected log or a notebook's saved output. This
+    table colours them only when it prints to standard output, standard output is a
+    terminal and the ``NO_COLOR`` environment variable is unset; otherwise every value is
+    plain text. Parameters as ``PrintLog``'s.
+    """
+
+    def _colour(self) -> bool:
+        return (self.sink is print and sys.stdout.isatty()
+                and not os.environ.get("NO_COLOR"))
+
+    def format_row(self, row, key, color):
+        if not self._colour():  # the best value unmarked rather than wrapped in escape codes
+            row = {k: v for k, v in row.items() if k != key + "_best"}
+        return super().format_row(row, key, color)

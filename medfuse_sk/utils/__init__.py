@@ -1,12 +1,14 @@
 """Small helpers every subpackage may use: readable values in messages, file hashes, the
-process's memory allocator settings, one way to look inside a Pipeline or an ensemble, and a
-registry by name. Nothing here knows of events, models or torch."""
+process's memory allocator settings, one way to look inside a Pipeline or an ensemble, a
+registry by name, and the install hint of an optional part. Nothing here knows of events,
+models or torch."""
 
 from ._hashing import sha256_file
+from ._install import install_hint
 from ._memory import keep_freed_memory_for_reuse
 from ._registry import Registry
-from ._text import as_python, examples
+from ._text import as_python, closest, examples
 from ._unwrap import Unwrapped, find_estimators, unwrap
 
-__all__ = ["Registry", "Unwrapped", "as_python", "examples", "find_estimators",
-           "keep_freed_memory_for_reuse", "sha256_file", "unwrap"]
+__all__ = ["Registry", "Unwrapped", "as_python", "closest", "examples", "find_estimators",
+           "install_hint", "keep_freed_memory_for_reuse", "sha256_file", "unwrap"]

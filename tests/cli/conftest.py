@@ -16,7 +16,7 @@ def files(tmp_path_factory):
     from medfuse_sk.datasets import load_sample
 
     root = tmp_path_factory.mktemp("user_data")
-    train, test = load_sample("train"), load_sample("test")
+    train, test = load_sample("train"), load_sample("val")
     train_ids, test_ids = train.stay_ids[:200], test.stay_ids[:120]
     events = train.events[train.events["stay_id"].isin(train_ids)].rename(
         columns={"stay_id": "icustay", "feature": "variable"})

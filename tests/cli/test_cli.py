@@ -1,3 +1,5 @@
+import argparse
+import importlib.util
 import json
 import re
 import warnings
@@ -26,6 +28,55 @@ def test_parser_knows_both_commands():
     assert parser.parse_args(["demo", "--epochs", "3"]).epochs == 3
     args = parser.parse_args(["p12", "--eval-split", "val", "--set", "fusion=add"])
     assert args.eval_split == "val" and args.set == [("fusion", "add")]
+
+
+def _parsers(parser, path="medfuse"):
+    """(command, parser) of ``parser`` and of every subcommand under it."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, f"{path} {name}")
+
+
+#: reStructuredText that reads as noise in a terminal: ``literal``, :role:`x`, `link`_
+MARKUP = re.compile(r"``|:(?:func|class|mod|meth|data|attr|obj|ref|doc):|`_")
+
+
+def test_every_option_and_command_has_help_text():
+    missing = []
+    for path, parser in _parsers(build_parser()):
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {choice.dest: choice.help for choice in action._choices_actions}
+                missing += [f"{path} {name}" for name in action.choices if not helps.get(name)]
+            elif not action.help or action.help == argparse.SUPPRESS:
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+    assert not missing, f"options without help text: {missing}"
+
+
+def test_no_markup_in_any_help_or_description():
+    marked = {path: sorted(set(MARKUP.findall(parser.format_help())))
+              for path, parser in _parsers(build_parser())}
+    assert len(marked) >= 7  # medfuse and its six commands
+    assert not {path: found for path, found in marked.items() if found}
+
+
+def test_p12_without_data_ends_in_one_line_that_says_where_to_put_it(tmp_path, monkeypatch,
+                                                                     capsys):
+    from medfuse_sk.datasets import ENV_CACHE
+
+    monkeypatch.delenv("MEDFUSE_P12_DIR", raising=False)
+    monkeypatch.setenv(ENV_CACHE, str(tmp_path / "empty_cache"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["p12", "--quiet"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("medfuse p12: error: PhysioNet 2012 data not found") \
+        and err.count("\n") == 1, err
+    assert "MEDFUSE_P12_DIR" in err and err.rstrip().endswith("medfuse p12 --data DIR.")
 
 
 @needs_data
@@ -74,7 +125,7 @@ def _expected_demo_figures(epochs: int, seed: int) -> dict[str, float]:
     from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
     from medfuse_sk.datasets import load_sample
 
-    train, held_out = load_sample("train"), load_sample("test")
+    train, held_out = load_sample("train"), load_sample("val")
     X = EventSet.from_long(train.events, categorical=train.categorical, stays=train.stay_ids)
     X_test = EventSet.from_long(held_out.events, categorical=held_out.categorical,
                                 stays=held_out.stay_ids)
@@ -231,7 +282,7 @@ def test_errors_name_the_file_and_the_column(files, fitted_dir, tmp_path, capsys
     pd.read_csv(events).assign(time="soon").to_csv(bad_time, index=False)
     err = _error(["fit", str(bad_time), labels, "--out", out, "--stay", "icustay", "--feature",
                   "variable"], capsys)
-    assert f"events file {bad_time}: column 'time' (--time) must hold hours or datetimes" in err
+    assert f"events file {bad_time}: column 'time' (--time) must hold numbers" in err
 
     err = _error(["predict", str(tmp_path), events, "--out", str(tmp_path / "r.csv")], capsys)
     assert "model.json: missing" in err
@@ -260,3 +311,100 @@ def test_progress_bar_during_training_is_not_saved(files, tmp_path, capsys):
           "--set", "d_model=8", "--set", "n_heads=1", "--progress"])
     assert "it/s" in capsys.readouterr().err  # tqdm's bar over the epoch's batches
     assert json.loads((out / "model.json").read_text())["model"]["params"]["callbacks"] is None
+
+
+# -- time units: --time-unit on every command that reads events ------------------------------
+@pytest.fixture(scope="module")
+def minute_files(tmp_path_factory):
+    """120 training stays of the sample as its raw file holds them (times in a ``minute``
+    column), the same minutes converted to hours (``time``), and their labels."""
+    import medfuse_sk.datasets
+    from medfuse_sk.datasets import load_sample
+
+    root = tmp_path_factory.mktemp("minutes")
+    raw = pd.read_csv(Path(medfuse_sk.datasets.__file__).parent / "data"
+                      / "p12_sample_events.csv.gz")
+    assert raw.columns.tolist() == ["stay_id", "minute", "feature", "value"]
+    train = load_sample("train")
+    ids = train.stay_ids[:120]
+    raw = raw[raw["stay_id"].isin(ids)]
+    raw.to_csv(root / "minutes.csv", index=False)
+    raw.assign(minute=raw["minute"] / 60).rename(columns={"minute": "time"}).to_csv(
+        root / "hours.csv", index=False)
+    train.labels.loc[ids].rename("died").reset_index().to_csv(root / "labels.csv", index=False)
+    return root
+
+
+def test_a_minute_column_is_read_only_with_its_unit_and_the_model_remembers_it(
+        minute_files, tmp_path, capsys):
+    minutes, hours = str(minute_files / "minutes.csv"), str(minute_files / "hours.csv")
+    labels, out = str(minute_files / "labels.csv"), tmp_path / "m"
+    err = _error(["fit", minutes, labels, "--out", str(out), "--time", "minute"], capsys)
+    assert err.count("\n") == 1 and err.startswith("medfuse fit: error: ")
+    assert (f"events file {minutes}: column 'minute' looks like minutes but time_unit='h' (its "
+            "numbers would be read as hours). Pass --time-unit min, or rename the column") in err
+    main(["fit", minutes, labels, "--out", str(out), "--time", "minute", "--time-unit", "min",
+          "--quiet", "--set", "max_epochs=2", "--set", "d_model=16", "--set", "n_heads=2",
+          "--set", "window=4.0", "--set", "max_tokens=60"])
+    params = json.loads((out / "model.json").read_text())["model"]["params"]
+    assert params["time"] == "minute" and params["time_unit"] == "min"
+    # predict reads minutes with the saved unit: the risks of the same stays given in hours
+    main(["predict", str(out), minutes, "--out", str(tmp_path / "a.csv"), "--quiet"])
+    main(["predict", str(out), hours, "--time", "time", "--time-unit", "h", "--out",
+          str(tmp_path / "b.csv"), "--quiet"])
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert len(a) == 120 and a["stay_id"].tolist() == b["stay_id"].tolist()
+    np.testing.assert_allclose(a["risk"], b["risk"], rtol=1e-6)
+    assert a["risk"].std() > 0
+    # --time-unit overrides the saved unit
+    err = _error(["predict", str(out), minutes, "--time-unit", "h", "--out",
+                  str(tmp_path / "c.csv")], capsys)
+    assert "column 'minute' looks like minutes but time_unit='h'" in err
+    main(["evaluate", str(out), minutes, labels, "--n-bootstrap", "20", "--quiet"])
+    assert capsys.readouterr().out.startswith("120 stays")
+    if importlib.util.find_spec("captum") is not None:  # explain reads minutes the same way
+        main(["explain", str(out), minutes, "--out", str(tmp_path / "x"), "--max-stays", "3",
+              "--plot", "0", "--quiet"])
+        explained = pd.read_csv(tmp_path / "x" / "stays.csv", index_col=0)
+        np.testing.assert_allclose(explained["risk"], a["risk"][:3], rtol=1e-5)
+
+
+def test_time_unit_options_that_cannot_apply_are_errors(files, tmp_path, capsys):
+    events, labels = str(files / "events.csv.gz"), str(files / "labels.csv")
+    out = str(tmp_path / "m")
+    err = _error(["fit", events, labels, "--out", out, "--stay", "icustay", "--feature",
+                  "variable", "--set", "time_unit=min"], capsys)
+    assert "--set: time_unit has its own option: --time-unit" in err
+    err = _error(["fit", "--cohort", "p12", "--out", out, "--time-unit", "min"], capsys)
+    assert "--cohort p12 reads its own events, timed in hours; leave out --time-unit min" in err
+    err = _error(["fit", events, labels, "--out", out, "--time-unit", "minutes"], capsys)
+    assert "--time-unit: invalid choice: 'minutes'" in err
+
+
+def test_an_ensembles_members_remember_the_columns_and_the_unit():
+    pytest.importorskip("pypots")
+    pytest.importorskip("xgboost")
+    from medfuse_sk.cli import build_parser
+    from medfuse_sk.cli._common import time_unit
+    from medfuse_sk.cli._train import _build
+    from medfuse_sk.utils import find_estimators
+
+    args = build_parser().parse_args(["fit", "e.csv", "l.csv", "--out", "m", "--model",
+                                      "medfuse_recommended", "--time-unit", "min", "--time",
+                                      "minute"])
+    model = _build(args, {}, {})
+    readers = find_estimators(model, lambda est: hasattr(est, "time_unit"))
+    assert len(readers) >= 2 and all(est.time_unit == "min" for _, est in readers)
+    assert all(est.time == "minute" for _, est in readers if hasattr(est, "time"))
+    assert time_unit(build_parser().parse_args(["predict", "m", "e.csv", "--out", "r"]),
+                     model) == "min"
+
+
+def test_a_categorical_name_that_matches_no_feature_is_an_error_naming_the_closest(
+        files, tmp_path, capsys):
+    err = _error(["fit", str(files / "events.csv.gz"), str(files / "labels.csv"), "--out",
+                  str(tmp_path / "m"), "--stay", "icustay", "--feature", "variable",
+                  "--categorical", "gender", "ICUType"], capsys)
+    assert err.count("\n") == 1
+    assert ("categorical feature 'gender' is not a feature of the table (column 'variable'); "
+            "did you mean 'Gender'?") in err

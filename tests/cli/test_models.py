@@ -137,3 +137,13 @@ def test_p12_settings_are_checked_before_looking_for_data(tmp_path, capsys):
     err = _error(["p12", "--data", str(tmp_path / "nowhere"), "--set", "combine=None",
                   "--set", "n_jobs=1", "--quiet"], capsys)
     assert "nowhere" in err  # the data's folder, named in one line
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("d_model=0", "The 'd_model' parameter of MedFuseClassifier must be"),
+    ("d_model=30", "d_model=30 must be a multiple of n_heads=4"),
+])
+def test_setting_values_are_checked_before_any_data(setting, message, tmp_path, capsys):
+    err = _error(["fit", str(tmp_path / "absent.csv"), str(tmp_path / "absent.csv"), "--set",
+                  setting, "--out", str(tmp_path / "model")], capsys)
+    assert message in err and "absent.csv" not in err, err

@@ -1,4 +1,5 @@
 import pickle
+import re
 
 import numpy as np
 import pandas as pd
@@ -7,6 +8,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.utils import _safe_indexing
 
 from medfuse_sk import EventSet
+from medfuse_sk.data import ColumnError
 
 
 def table(**overrides):
@@ -99,7 +101,8 @@ def test_categorical_inferred_declared_and_mixed():
     (dict(time=[2.0, -0.5, 1.0, 0.0, 4.0, 1.5]), "negative times .* stays 7"),
     (dict(stay_id=[7, 7, None, 3, 3, 5]), "'stay_id' has 1 missing"),
     (dict(feature=["HR", None, "Na", "HR", "Na", "HR"]), "'feature' has 1 missing.*stays 7"),
-    (dict(time=["a", "b", "c", "d", "e", "f"]), "numbers \\(hours\\), timedeltas or datetimes"),
+    (dict(time=["a", "b", "c", "d", "e", "f"]),
+     "'time' must hold numbers \\(times in time_unit='h'\\), timedeltas or datetimes"),
 ])
 def test_bad_input_is_named(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -191,3 +194,110 @@ def test_listed_stays_keep_their_types():
     table = pd.DataFrame({"stay_id": [0], "time": [1.0], "feature": ["K"], "value": [4.0]})
     X = EventSet.from_long(table, stays=[0, "empty"])
     assert X.stay_ids.tolist() == [0, "empty"] and X.lengths.tolist() == [1, 0]
+
+
+# -- time units ------------------------------------------------------------------------------
+#: pandas' name of each unit, for the independent conversion
+PANDAS_UNIT = {"s": "s", "min": "min", "h": "h", "d": "D"}
+
+
+@pytest.mark.parametrize("unit", ["s", "min", "h", "d"])
+def test_numeric_times_in_each_unit_become_hours(unit):
+    numbers = np.array([7200.0, 30.0, 1.5, 0.0, 90.25, 2.0])
+    X = EventSet.from_long(table(time=numbers), time_unit=unit)
+    want = pd.to_timedelta(numbers, unit=PANDAS_UNIT[unit]) / pd.Timedelta(hours=1)
+    order = np.lexsort((table()["feature"].to_numpy(), want, table()["stay_id"].map(
+        {7: 0, 3: 1, 5: 2}).to_numpy()))  # the EventSet's order: stay, time, feature
+    np.testing.assert_allclose(X.columns["time"], np.asarray(want)[order], rtol=1e-12)
+    assert X.time_unit == unit
+    back = X.to_long()  # the long table back, in the unit it was read in
+    np.testing.assert_allclose(back["time"], numbers[order], rtol=1e-12)
+
+
+def test_time_unit_is_checked_and_ignored_for_timedeltas_and_datetimes():
+    with pytest.raises(ValueError, match="time_unit must be one of 's', 'min', 'h', 'd', got "
+                                         "'minutes'; did you mean 'min'"):
+        EventSet.from_long(table(), time_unit="minutes")
+    hours = EventSet.from_long(table()).columns["time"]
+    # a timedelta or datetime carries its unit: a name or time_unit saying another is no fault
+    deltas = table(time=pd.to_timedelta(table()["time"], unit="h")).rename(
+        columns={"time": "minute"})
+    for unit in ("s", "h"):
+        X = EventSet.from_long(deltas, time="minute", time_unit=unit)
+        np.testing.assert_allclose(X.columns["time"], hours)
+        assert X.time_unit == "h"
+
+
+@pytest.mark.parametrize("name, says", [
+    ("minute", "min"), ("minutes", "min"), ("Minutes", "min"), ("mins", "min"), ("min", "min"),
+    ("time_min", "min"), ("TimeMinutes", "min"), ("minutes_since_admit", "min"),
+    ("seconds", "s"), ("time_s", "s"), ("t_sec", "s"), ("secs", "s"),
+    ("hours", "h"), ("HRS", "h"), ("los_h", "h"), ("hours_since_admit", "h"),
+    ("days", "d"), ("day", "d"), ("icu_days", "d"), ("stay_d", "d"),
+])
+def test_a_time_column_whose_name_says_another_unit_is_an_error_saying_the_fix(name, says):
+    df = table().rename(columns={"time": name})
+    for unit in {"s", "min", "h", "d"} - {says}:
+        with pytest.raises(ColumnError) as info:
+            EventSet.from_long(df, time=name, time_unit=unit)
+        message = str(info.value)
+        words = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days"}
+        assert (f"column {name!r} looks like {words[says]} but time_unit={unit!r} (its numbers "
+                f"would be read as {words[unit]}). Pass time_unit={says!r} (on the command "
+                f"line: --time-unit {says}), or rename the column") in message
+        assert info.value.fix == {"time_unit": says}
+    X = EventSet.from_long(df, time=name, time_unit=says)  # the unit its name says: read
+    assert X.n_rows == 6
+
+
+@pytest.mark.parametrize("name", ["time", "charttime", "t", "offset", "ts", "timestamp",
+                                  "elapsed", "hour_of_day", "Time", "sample_time", "hd"])
+def test_plain_time_names_raise_no_false_alarm(name):
+    for unit in ("s", "min", "h", "d"):
+        X = EventSet.from_long(table().rename(columns={"time": name}), time=name, time_unit=unit)
+        assert X.n_rows == 6
+
+
+def test_a_missing_column_names_the_likely_fix():
+    minutes = table(time=table()["time"] * 60).rename(columns={"time": "minute"})
+    with pytest.raises(ColumnError, match=re.escape(
+            "missing column(s) ['time']; the table has ['stay_id', 'minute', 'feature', "
+            "'value']. Pass time='minute', time_unit='min' (on the command line: --time minute "
+            "--time-unit min)")):
+        EventSet.from_long(minutes)
+    odd = table().rename(columns={"stay_id": "icu", "feature": "var"})
+    with pytest.raises(ColumnError, match=re.escape("Pass stay=..., feature=...")):
+        EventSet.from_long(odd.assign(extra=1, other=2))
+    with pytest.raises(ColumnError, match=re.escape(
+            "Pass stay='icustay_id' (on the command line: --stay icustay_id)")):
+        EventSet.from_long(table().rename(columns={"stay_id": "icustay_id"}).assign(note=""))
+
+
+# -- categorical names that match no feature --------------------------------------------------
+def test_a_categorical_name_that_matches_no_feature_is_an_error_naming_the_closest():
+    df = pd.concat([table(), pd.DataFrame({"stay_id": [7, 3], "time": [0.0, 0.0],
+                                           "feature": ["Gender", "Gender"], "value": [0, 1]})])
+    with pytest.raises(ValueError, match=re.escape(
+            "categorical feature 'gender' is not a feature of the table (column 'feature'); "
+            "did you mean 'Gender'? The table's features are 'HR', 'Na', 'Gender'")):
+        EventSet.from_long(df, categorical=["gender"])
+    with pytest.raises(ValueError, match=re.escape(
+            "categorical features not in the table (column 'feature'): 'Gendre' (did you mean "
+            "'Gender'?), 'ICUType'. The table's features are")):
+        EventSet.from_long(df, categorical=["Gender", "Gendre", "ICUType"])
+    # names that are features keep their meaning; absent ones may be allowed explicitly
+    assert EventSet.from_long(df, categorical=["Gender"]).categorical_features == ("Gender",)
+    X = EventSet.from_long(df, categorical=["Gender", "ICUType"], absent_categorical="ignore")
+    assert X.categorical_features == ("Gender",)
+    with pytest.raises(ValueError, match="absent_categorical must be 'raise' or 'ignore'"):
+        EventSet.from_long(df, absent_categorical="warn")
+
+
+def test_as_event_set_names_the_from_long_call_that_reads_an_unusual_table():
+    from medfuse_sk import EventTokenizer
+
+    minutes = table(time=table()["time"] * 60).rename(columns={"time": "minute"})
+    with pytest.raises(ColumnError, match=re.escape(
+            "else pass an EventSet built with EventSet.from_long(table, time='minute', "
+            "time_unit='min')")):
+        EventTokenizer().fit(minutes)  # a Pipeline's first step reads tables as_event_set does

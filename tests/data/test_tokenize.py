@@ -204,3 +204,21 @@ def test_count_tokens_need_a_window_and_their_name():
     taken = pd.DataFrame({"stay_id": [1], "time": [0.0], "feature": ["<count>"], "value": [1.0]})
     with pytest.raises(ValueError, match="feature named '<count>'"):
         EventTokenizer(window=1.0, count_tokens=True).fit(EventSet.from_long(taken))
+
+
+def test_window_and_horizon_are_hours_whatever_the_time_unit():
+    """Minutes 10 and 50 share the first 1-hour window, 70 opens the second, 150 lies past
+    the 2-hour horizon: the same tokens as the table in hours."""
+    minutes = pd.DataFrame({"stay_id": [1, 1, 1, 1, 2], "minute": [10.0, 50.0, 70.0, 150.0, 5.0],
+                            "feature": "HR", "value": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    hours = minutes.assign(minute=minutes["minute"] / 60).rename(columns={"minute": "time"})
+    tokens = {}
+    for name, X in (("min", EventSet.from_long(minutes, time="minute", time_unit="min")),
+                    ("h", EventSet.from_long(hours))):
+        with pytest.warns(UserWarning, match="horizon"):
+            tokens[name] = EventTokenizer(window=1.0, horizon=2.0, scaling="none").fit_transform(X)
+    assert tokens["min"].lengths.tolist() == [2, 1]
+    assert tokens["min"].columns["time"].tolist() == [0.5, 1.5, 0.5]  # window centres, hours
+    assert tokens["min"].columns["value"].tolist() == [1.5, 3.0, 5.0]  # window medians
+    for column in tokens["h"].columns:
+        np.testing.assert_array_equal(tokens["min"].columns[column], tokens["h"].columns[column])

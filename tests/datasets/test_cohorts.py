@@ -50,11 +50,11 @@ def p19_sample():
 
 # ----------------------------------------------------------------------------- the cohort type
 def test_both_loaders_return_the_cohort_type(p19_sample):
-    p12_sample = load_sample("test")
+    p12_sample = load_sample("val")
     assert isinstance(p12_sample, PhysioNet2012) and isinstance(p12_sample, Cohort)
     assert isinstance(p19_sample, PhysioNet2019) and isinstance(p19_sample, Cohort)
     assert len(p12_sample) == 500 and len(p19_sample) == 200
-    assert repr(p12_sample) == (f"PhysioNet2012(split=sample-test, stays=500, positive="
+    assert repr(p12_sample) == (f"PhysioNet2012(split=sample-val, stays=500, positive="
                                 f"{int(p12_sample.labels.sum())}, events={len(p12_sample.events)}, "
                                 "missing=0)")
     assert repr(p19_sample).startswith("PhysioNet2019(split=sample, stays=200, positive=100, ")
@@ -66,17 +66,17 @@ def test_both_loaders_return_the_cohort_type(p19_sample):
 
 
 def test_to_event_set_is_the_from_long_call_it_replaces(p19_sample):
-    for data in (load_sample("test"), p19_sample):
+    for data in (load_sample("val"), p19_sample):
         _same_event_sets(
             data.to_event_set(),
             EventSet.from_long(data.events, categorical=data.categorical, stays=data.stay_ids))
     assert set(p19_sample.to_event_set().categorical_features) == {"Gender", "Unit1", "Unit2"}
     # keyword arguments go to from_long and override the cohort's own
-    assert load_sample("test").to_event_set(categorical=[]).categorical_features == ()
+    assert load_sample("val").to_event_set(categorical=[]).categorical_features == ()
 
 
 def test_to_event_set_keeps_stays_without_events():
-    sample = load_sample("test")
+    sample = load_sample("val")
     first, rest = sample.stay_ids[0], sample.stay_ids[1:]
     cohort = Cohort(events=sample.events[sample.events.stay_id != first], labels=sample.labels,
                     stay_ids=sample.stay_ids, report={})
@@ -223,7 +223,7 @@ def test_p12_is_the_loader_on_the_standard_split():
 def test_a_new_cohort_is_one_registration():
     def load_tiny(split="train", data_dir=None, **kwargs):
         """A tiny cohort: the P12 sample."""
-        data = load_sample("train" if split == "train" else "test")
+        data = load_sample("train" if split == "train" else "val")
         return Cohort(events=data.events, labels=data.labels, stay_ids=data.stay_ids,
                       report={}, categorical=data.categorical, split=(split,))
 

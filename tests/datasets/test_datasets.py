@@ -151,7 +151,7 @@ def test_library_code_names_no_repository_path():
 
 
 def test_the_packaged_sample_is_real_and_stratified():
-    train, test = load_sample("train"), load_sample("test")
+    train, test = load_sample("train"), load_sample("val")
     assert len(train) == 1000 and len(test) == 500
     assert not set(train.stay_ids) & set(test.stay_ids)
     assert set(train.stay_ids) <= set(p12._listfile("train")["RecordID"])
@@ -163,9 +163,21 @@ def test_the_packaged_sample_is_real_and_stratified():
     assert len(X.feature_names) == 41  # 37 series + 4 numerical/categorical descriptors
 
 
+def test_the_sample_splits_say_what_they_hold():
+    train, val, both = load_sample("train"), load_sample("val"), load_sample("all")
+    assert train.split == ("sample-train",) and val.split == ("sample-val",)
+    assert set(train.stay_split) == {"train"} and set(val.stay_split) == {"val"}
+    assert both.stay_ids.tolist() == [*train.stay_ids, *val.stay_ids]
+    with pytest.warns(FutureWarning, match=r"load_sample\('val'\)"):
+        old = load_sample("test")  # the old name of the validation stays, deprecated
+    assert old.stay_ids.tolist() == val.stay_ids.tolist() and old.split == ("sample-val",)
+    with pytest.raises(ValueError, match="'train', 'val' or 'all'"):
+        load_sample("held_out")
+
+
 @needs_data
 def test_the_sample_equals_the_loader_on_its_stays():
-    sample = load_sample("test")
+    sample = load_sample("val")
     some = sample.stay_ids[:40]
     loaded = load_physionet2012(SHARED, split="val", stay_ids=some, progress=False)
     got = sample.events[sample.events.stay_id.isin(some)].reset_index(drop=True)

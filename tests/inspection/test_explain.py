@@ -29,7 +29,7 @@ def _logit(p):
 
 @pytest.fixture(scope="module")
 def sample():
-    train, test = load_sample("train"), load_sample("test")
+    train, test = load_sample("train"), load_sample("val")
     X_train, X_test = train.to_event_set(), test.to_event_set()
     return X_train, train.labels.loc[X_train.stay_ids], X_test.take(np.arange(N_STAYS))
 

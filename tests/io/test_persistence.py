@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sklearn.pipeline import make_pipeline
 
 from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
@@ -83,6 +84,34 @@ def _edit_json(folder, edit):
     config = json.loads(path.read_text())
     edit(config)
     path.write_text(json.dumps(config))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="loads a GPU model on a machine without one")
+def test_the_device_is_saved_and_a_gpu_model_loads_on_a_machine_without_cuda(saved, fitted, data,
+                                                                             tmp_path):
+    from medfuse_sk.cli._common import load_model_folder
+
+    X, _ = data
+    want = fitted["classifier"].predict_proba(X)
+    model = json.loads((saved / "model.json").read_text())["model"]
+    assert model["params"]["device"] == "auto" and model["fitted"]["device_"] == "cpu"
+    loaded = load_model(saved)
+    assert loaded.device == "auto" and loaded.device_ == "cpu"
+
+    def trained_on_a_gpu(device):
+        def edit(config):
+            config["model"]["params"]["device"] = device
+            config["model"]["fitted"]["device_"] = "cuda"
+        return edit
+
+    _edit_json(saved, trained_on_a_gpu("auto"))  # the default: comes back on this machine's CPU
+    loaded = load_model(saved)
+    assert loaded.device == "auto" and loaded.device_ == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X), want)
+    _edit_json(saved, trained_on_a_gpu("cuda"))  # pinned to CUDA: the command line maps it
+    loaded = load_model_folder(str(saved))
+    assert loaded.device == loaded.device_ == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X), want)
 
 
 # -- a file naming code to run is refused before anything of it is used ----------------------

@@ -59,8 +59,8 @@ def test_times_that_are_neither_hours_nor_datetimes_name_the_column(tmp_path):
     path = tmp_path / "e.csv"
     EVENTS.assign(time=["0", "soon", "1", "2", "3"]).to_csv(path, index=False)
     with pytest.raises(TableError, match=re.escape(
-            f"events file {path}: column 'time' (--time) must hold hours or datetimes, "
-            "got e.g. ['soon']")):
+            f"events file {path}: column 'time' (--time) must hold numbers (times in "
+            "--time-unit, default hours) or datetimes, got e.g. ['soon']")):
         read_events(path)
 
 

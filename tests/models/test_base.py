@@ -10,6 +10,7 @@ import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
+from synthetic import TINY
 
 from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
 from medfuse_sk.data import TokenSet
@@ -184,3 +185,92 @@ def test_the_librarys_models_build_on_it(fitted_medfuse, u_shaped):
     grud.classes_ = np.array([0, 1])  # looks fitted: the check on the input kind comes next
     with pytest.raises(TypeError, match="GRUDClassifier reads events, not tokens"):
         grud.transform_tokens(events)
+
+
+# -- the time unit is a constructor parameter; column hints name the constructor --------------
+@pytest.fixture(scope="module")
+def in_minutes(u_shaped):
+    """``u_shaped`` with its times in minutes (column ``minute``), the same minutes converted
+    back to hours (column ``time``), and the labels."""
+    events, labels = u_shaped
+    minutes = events.assign(time=events["time"] * 60).rename(columns={"time": "minute"})
+    hours = minutes.assign(minute=minutes["minute"] / 60).rename(columns={"minute": "time"})
+    return minutes, hours, labels
+
+
+def test_a_model_fitted_in_minutes_saves_its_unit_and_reads_minutes_at_prediction(
+        in_minutes, tmp_path):
+    from medfuse_sk.io import load_model, save_model
+
+    minutes, hours, labels = in_minutes
+    clf = MedFuseClassifier(time="minute", time_unit="min", random_state=0, **TINY)
+    clf.fit(minutes, labels)
+    on_hours = MedFuseClassifier(random_state=0, **TINY).fit(hours, labels)
+    want = on_hours.transform_tokens(hours)  # the same tokens, so the same network
+    got = clf.transform_tokens(minutes)
+    np.testing.assert_array_equal(got.offsets, want.offsets)
+    for name in want.columns:
+        np.testing.assert_array_equal(got.columns[name], want.columns[name])
+    proba = clf.predict_proba(minutes)
+    np.testing.assert_array_equal(proba, on_hours.predict_proba(hours))
+    save_model(clf, tmp_path / "model")
+    saved = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert saved["model"]["params"]["time_unit"] == "min"
+    loaded = load_model(tmp_path / "model")
+    assert loaded.time_unit == "min"
+    np.testing.assert_array_equal(loaded.predict_proba(minutes), proba)
+
+
+def test_the_column_hint_names_the_constructor_of_the_model_at_hand(in_minutes):
+    import re
+
+    from medfuse_sk.data import ColumnError
+
+    minutes, hours, labels = in_minutes
+    with pytest.raises(ColumnError) as info:
+        MedFuseClassifier(**TINY).fit(minutes, labels)
+    message = str(info.value)
+    assert message.startswith("missing column(s) ['time']; the table has ['stay_id', 'minute'")
+    assert message.endswith("Pass to the constructor (fit takes no column arguments): "
+                            "MedFuseClassifier(time='minute', time_unit='min', ...)")
+    assert "stay=, time=" not in message
+    with pytest.raises(ColumnError, match=re.escape(
+            "column 'minute' looks like minutes but time_unit='h' (its numbers would be read "
+            "as hours). Pass to the constructor (fit takes no column arguments): "
+            "MedFuseClassifier(time_unit='min', ...), or rename the column")):
+        MedFuseClassifier(time="minute", **TINY).fit(minutes, labels)
+    with pytest.raises(ColumnError, match=re.escape(
+            "MedFusePretrainer(time='minute', time_unit='min', ...)")):
+        MedFusePretrainer().events(minutes)
+    # a model without the column parameters: an EventSet built with the right ones
+    with pytest.raises(ColumnError, match=re.escape(
+            "CountLogistic reads the default column names; build an EventSet with "
+            "EventSet.from_long(table, time='minute', time_unit='min') and give CountLogistic "
+            "that EventSet")):
+        CountLogistic().fit(minutes, labels)
+
+
+def test_grud_and_the_pretrainer_read_the_unit_through_the_base(in_minutes):
+    minutes, hours, _ = in_minutes
+    want = EventSet.from_long(hours).columns["time"]
+    unnamed = minutes.rename(columns={"minute": "time"})  # a name that says no unit
+    for model in (GRUDClassifier(time_unit="min"),
+                  MedFusePretrainer(time="minute", time_unit="min")):
+        table = unnamed if isinstance(model, GRUDClassifier) else minutes
+        np.testing.assert_array_equal(model.events(table).columns["time"], want)
+    assert GRUDClassifier().time_unit == "h" and MedFusePretrainer().time_unit == "h"
+
+
+def test_categorical_names_are_checked_at_fit_and_may_be_absent_at_prediction(u_shaped):
+    events, labels = u_shaped
+    sex = pd.DataFrame({"stay_id": labels.index, "time": 0.0, "feature": "Sex",
+                        "value": np.where(np.arange(len(labels)) % 2, "F", "M")})
+    with_sex = pd.concat([events, sex], ignore_index=True)
+    with pytest.raises(ValueError, match="categorical feature 'sex' is not a feature of the "
+                                         r"table \(column 'feature'\); did you mean 'Sex'\?"):
+        MedFuseClassifier(categorical=["sex"], **TINY).fit(with_sex, labels)
+    clf = MedFuseClassifier(categorical=["Sex"], random_state=0, **TINY).fit(with_sex, labels)
+    assert list(clf.tokenizer_.categorical_features_) == ["Sex"]
+    # new stays without the feature: read as the fitted model reads them, no complaint
+    assert clf.events(events).categorical_features == ()
+    assert clf.predict_proba(events).shape == (len(labels), 2)

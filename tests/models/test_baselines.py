@@ -87,7 +87,7 @@ def test_regular_grid_against_a_loop():
 def _sample_sets():
     from medfuse_sk.datasets import load_sample
 
-    train, held_out = load_sample("train"), load_sample("test")
+    train, held_out = load_sample("train"), load_sample("val")
     X, X_test = train.to_event_set(), held_out.to_event_set()
     return X, train.labels.loc[X.stay_ids], X_test, held_out.labels.loc[X_test.stay_ids]
 

@@ -346,3 +346,57 @@ def test_fit_on_an_event_set_returns_self_and_keeps_the_parameters(u_shaped):
     assert not hasattr(twin, "module_") and twin.get_params()["d_model"] == TINY["d_model"]
     back = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+
+
+# -- the device follows the machine ---------------------------------------------------------
+def test_device_auto_resolves_to_cuda_when_torch_sees_one_else_the_cpu(monkeypatch):
+    from medfuse_sk.models import resolve_device
+
+    assert MedFuseClassifier().device == "auto"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    # a device given is kept, spelled as torch spells it
+    assert resolve_device("cpu") == "cpu" and resolve_device("cuda:1") == "cuda:1"
+    assert resolve_device(torch.device("cuda", 0)) == "cuda:0"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU machine's answer")
+def test_the_fitted_model_says_which_device_it_used(u_shaped, fitted_medfuse):
+    events, labels = u_shaped
+    assert fitted_medfuse.device == "auto" and fitted_medfuse.device_ == "cpu"
+    assert clone(fitted_medfuse).get_params()["device"] == "auto"  # the parameter stays "auto"
+    explicit = MedFuseClassifier(device="cpu", random_state=0, **TINY).fit(events, labels)
+    assert explicit.device == "cpu" and explicit.device_ == "cpu"
+    np.testing.assert_array_equal(explicit.predict_proba(events),
+                                  fitted_medfuse.predict_proba(events))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_fit_trains_on_the_resolved_device(u_shaped, monkeypatch):
+    """With torch claiming a GPU, "auto" sends the network to CUDA (which this CPU-only torch
+    then refuses): the resolved device, not the word "auto", reaches skorch and torch."""
+    events, labels = u_shaped
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    clf = MedFuseClassifier(random_state=0, **TINY)
+    with pytest.raises((AssertionError, RuntimeError), match="CUDA"):
+        clf.fit(events, labels)
+    assert clf.device == "auto" and clf.device_ == "cuda"
+
+
+# -- the epoch table --------------------------------------------------------------------------
+def test_the_epoch_table_has_colour_codes_only_on_a_terminal(u_shaped, capsys, monkeypatch):
+    import sys
+
+    events, labels = u_shaped
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    MedFuseClassifier(random_state=0, **{**TINY, "verbose": 1}).fit(events, labels)
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "\x1b[" not in out  # captured: not a terminal
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    MedFuseClassifier(random_state=0, **{**TINY, "verbose": 1}).fit(events, labels)
+    assert "\x1b[" in capsys.readouterr().out  # skorch's colours where a person reads them
+    monkeypatch.setenv("NO_COLOR", "1")
+    MedFuseClassifier(random_state=0, **{**TINY, "verbose": 1}).fit(events, labels)
+    assert "\x1b[" not in capsys.readouterr().out

@@ -24,7 +24,7 @@ SMALL = {"max_epochs": 3, "hidden_size": 32}
 
 
 def _sets():
-    train, held_out = load_sample("train"), load_sample("test")
+    train, held_out = load_sample("train"), load_sample("val")
     X, X_test = train.to_event_set(), held_out.to_event_set()
     return (X, train.labels.loc[X.stay_ids].to_numpy(), X_test,
             held_out.labels.loc[X_test.stay_ids].to_numpy())

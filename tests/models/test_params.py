@@ -70,6 +70,7 @@ BAD = {
     "tokenizer": ["window=2"],
     "stay": [["stay_id"]],
     "time": [["t"]],
+    "time_unit": ["minutes", "H", None],
     "feature": [{}],
     "value": [[]],
     "categorical": ["Gender"],
@@ -105,6 +106,14 @@ def test_every_parameter_has_a_constraint_and_a_bad_value():
     named = [n for n, p in signature.items() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     assert set(constraints) == set(named)
     assert set(BAD) == set(constraints), "add a bad value for each new parameter to BAD"
+
+
+def test_time_unit_takes_the_units_the_event_reader_takes():
+    from medfuse_sk.data import TIME_UNITS
+
+    (options,) = MedFuseClassifier._parameter_constraints["time_unit"]
+    assert options.options == set(TIME_UNITS)
+    assert MedFuseClassifier().time_unit == "h"
 
 
 @pytest.mark.parametrize("name, value", list(_cases()))

@@ -86,6 +86,9 @@ def test_make_classifier_starts_from_the_pretrained_network(synthetic_tokens):
     # a learning rate so small that one epoch cannot move the weights measurably
     clf = pre.make_classifier(max_epochs=1, lr=1e-12, valid_size=0, verbose=0)
     assert clf.d_model == 16 and clf.n_heads == 2
+    # both follow the machine: "auto" stays the parameter, the fitted device_ says where
+    assert pre.device == clf.device == "auto"
+    assert pre.device_ == ("cuda" if torch.cuda.is_available() else "cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # same vocabulary: no unmatched-feature warning
         clf.fit(tokens, labels)

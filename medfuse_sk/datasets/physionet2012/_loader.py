@@ -549,26 +549,35 @@ def load_sample(subset: str = "train") -> PhysioNet2012:
 
     1,000 stays of the standard train split and 500 stays of the standard validation split,
     each drawn stratified at random (seed 0), cleaned as by ``load_physionet2012(clean=True)``.
-    Built by ``benchmarks/make_sample.py``. Data under ODC-By 1.0; see the module docstring for
-    the citation.
+    None of the sample comes from the test split. Built by ``benchmarks/make_sample.py``. Data
+    under ODC-By 1.0; see the module docstring for the citation.
 
     Parameters
     ----------
-    subset : {"train", "test", "all"}, default "train"
-        "train": the 1,000 train stays; "test": the 500 held-out (validation-split) stays for
-        demonstrations; "all": both, train first.
+    subset : {"train", "val", "all"}, default "train"
+        "train": the 1,000 train-split stays; "val": the 500 validation-split stays, held out
+        from "train" (the demo scores them); "all": both, train first. "test" is a deprecated
+        name of "val" (a ``FutureWarning``; it returned these validation stays, never test
+        stays).
 
     Returns
     -------
     PhysioNet2012
+        ``split`` is ``("sample-train",)``, ``("sample-val",)`` or ``("sample-all",)``;
+        ``stay_split`` gives each stay's standard split (``"train"`` or ``"val"``).
     """
-    if subset not in ("train", "test", "all"):
-        raise ValueError(f"subset must be 'train', 'test' or 'all', got {subset!r}")
+    if subset == "test":
+        warnings.warn("load_sample('test') is deprecated and will be removed in 0.3: the sample's "
+                      "held-out stays come from the validation split, not the test split; use "
+                      "load_sample('val') (the same stays)", FutureWarning, stacklevel=2)
+        subset = "val"
+    if subset not in ("train", "val", "all"):
+        raise ValueError(f"subset must be 'train', 'val' or 'all', got {subset!r}")
     events, labels = _sample_tables()
     if subset != "all":
         labels = labels[labels["subset"] == subset]
     ids = labels["stay_id"].to_numpy(dtype=np.int64)
-    standard_split = labels["subset"].map({"train": "train", "test": "val"}).to_numpy(dtype=object)
+    standard_split = labels["subset"].to_numpy(dtype=object)  # the standard split: train or val
     events = events[events["stay_id"].isin(ids)].reset_index(drop=True)
     events["feature"] = _as_category(events["feature"])
     label_series = pd.Series(

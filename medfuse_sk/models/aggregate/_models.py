@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ...data import StayAggregates
+from ...utils import install_hint
 
 __all__ = ["EarlyStoppedXGBClassifier", "make_xgboost", "make_random_forest"]
 
@@ -109,8 +110,8 @@ def make_xgboost(random_state: int = 0, n_estimators: int = 2000, **params: Any)
     try:  # fail here, at construction, rather than deep inside a later fit
         import xgboost  # noqa: F401
     except ImportError as error:
-        raise ImportError("make_xgboost needs the xgboost package: pip install "
-                          "'medfuse-sk[bench]'") from error
+        raise ImportError(f"make_xgboost needs the xgboost package: {install_hint('bench')}") \
+            from error
     own = {k: params.pop(k) for k in list(params)
            if k in EarlyStoppedXGBClassifier().get_params()}
     model = EarlyStoppedXGBClassifier(n_estimators=n_estimators, random_state=random_state,

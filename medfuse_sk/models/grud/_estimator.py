@@ -7,7 +7,8 @@ which reads the missingness itself (masks and time since the last observation). 
 same input as every model of the library (a long table or an :class:`EventSet`), so it sits in
 a :class:`~sklearn.ensemble.VotingClassifier` beside MedFuse and XGBoost.
 
-Needs the optional ``pypots`` package: ``pip install 'medfuse-sk[grud]'``.
+Needs the optional ``pypots`` package: ``pip install 'medfuse-sk[grud]'`` (from a
+checkout: ``pip install -e '.[grud]'``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ...data import EventSet, as_event_set, regular_grid, static_codes
+from ...utils import install_hint
 from .._base import BaseEventClassifier
 
 __all__ = ["GRUDClassifier", "make_grud", "infer_grid_channels"]
@@ -33,7 +35,7 @@ def _import_pypots():
             from pypots.classification import GRUD
             from pypots.optim import Adam
     except ImportError as error:
-        raise ImportError("GRU-D needs the pypots package: pip install 'medfuse-sk[grud]'") \
+        raise ImportError(f"GRU-D needs the pypots package: {install_hint('grud')}") \
             from error
     return GRUD, Adam
 
@@ -84,6 +86,7 @@ class GRUDClassifier(BaseEventClassifier):
         Grid steps of ``step`` hours from time 0; events later than ``n_steps * step`` are
         left out, and ``fit`` warns with how many.
     step : float, default 1.0
+        Hours per grid step.
     series, static : list of str, optional
         Grid channels; by default :func:`infer_grid_channels` of the training events.
     categorical_levels : dict, optional
@@ -100,6 +103,10 @@ class GRUDClassifier(BaseEventClassifier):
     random_state : int or None, default None
         Seeds the split and PyPOTS' draws without touching the process's global generators;
         ``None``: a seed drawn from torch's global generator.
+    time_unit : {"h", "min", "s", "d"}, default "h"
+        Unit of a long table's numeric times (its columns must be ``stay_id``, ``time``,
+        ``feature``, ``value``; or pass an :class:`EventSet`). Times are converted to hours:
+        ``step`` is hours whatever the unit.
 
     Attributes
     ----------
@@ -113,7 +120,7 @@ class GRUDClassifier(BaseEventClassifier):
                  categorical_levels: dict[str, list] | None = None, hidden_size: int = 128,
                  batch_size: int = 64, max_epochs: int = 20, patience: int = 5,
                  lr: float = 1e-3, valid_size: float = 0.1,
-                 random_state: int | None = None) -> None:
+                 random_state: int | None = None, time_unit: str = "h") -> None:
         self.n_steps = n_steps
         self.step = step
         self.series = series
@@ -126,6 +133,7 @@ class GRUDClassifier(BaseEventClassifier):
         self.lr = lr
         self.valid_size = valid_size
         self.random_state = random_state
+        self.time_unit = time_unit
 
     def _raw_grid(self, X) -> np.ndarray:
         return regular_grid(X, series=self.series_, static=self.static_, n_steps=self.n_steps,

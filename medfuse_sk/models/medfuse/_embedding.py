@@ -18,6 +18,7 @@ import os
 import torch
 from torch import nn
 
+from ...utils import install_hint
 from ._params import ACTIVATIONS, DEFAULTS, GATES, KERNELS, check_fusion
 
 __all__ = ["time_encoding", "mufuse_reference", "MuFuseEmbedding", "resolve_kernel"]
@@ -90,20 +91,23 @@ def mufuse_reference(
 def resolve_kernel(kernel: str, device: torch.device | str) -> str:
     """``"torch"`` or ``"triton"`` for a requested ``kernel`` on ``device``.
 
-    ``"auto"`` picks Triton for CUDA tensors and the reference elsewhere. ``"triton"``
-    off-GPU runs only in Triton's interpreter (``TRITON_INTERPRET=1``); otherwise it is an
-    error saying so.
+    ``"auto"`` picks Triton for CUDA tensors when ``triton`` is installed (CUDA builds of
+    torch bring it) and the reference elsewhere; off-GPU it never imports ``triton``.
+    ``"triton"`` without the package is an ``ImportError`` saying how to install it; off-GPU
+    it runs only in Triton's interpreter (``TRITON_INTERPRET=1``), otherwise it is an error
+    saying so.
     """
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
     on_cuda = torch.device(device).type == "cuda"
     if kernel == "torch":
         return "torch"
-    available = _triton_available()
     if kernel == "auto":
-        return "triton" if (on_cuda and available) else "torch"
-    if not available:
-        raise RuntimeError("kernel='triton' needs the `triton` package, which is not importable")
+        return "triton" if (on_cuda and _triton_available()) else "torch"
+    if not _triton_available():
+        raise ImportError(f"kernel='triton' needs the triton package, which is not installed: "
+                          f"{install_hint('gpu')}, or install a CUDA build of torch, which "
+                          "brings it; kernel='auto' runs without it")
     if not on_cuda and os.environ.get("TRITON_INTERPRET") != "1":
         raise RuntimeError(
             f"kernel='triton' needs CUDA tensors (got device {torch.device(device)}); on CPU set "

@@ -14,6 +14,11 @@ for ``max_epochs`` epochs of its cosine schedule, with averaged weights. With
 drawn with ``random_state``, is held out for early stopping on validation AUPRC, and the
 weights of the best epoch are kept.
 
+Device: ``device="auto"`` (the default) trains on CUDA when torch sees a GPU, else on the
+CPU; ``fit`` resolves it once into ``device_``, which skorch uses, while the parameter stays
+``"auto"`` for ``clone`` and ``get_params``. A saved or pickled ``"auto"`` model comes back on
+the loading machine's device.
+
 Randomness: ``fit`` runs on forked generators seeded from ``random_state`` (the base
 classifier's RNG fork), so the process's global torch and numpy RNGs are the same after
 ``fit`` as before, and evaluation loaders get their own generator.
@@ -35,7 +40,7 @@ import pandas as pd
 import torch
 from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 from skorch import NeuralNet, NeuralNetBinaryClassifier
-from skorch.callbacks import EarlyStopping, EpochScoring, EpochTimer, PassthroughScoring, PrintLog
+from skorch.callbacks import EarlyStopping, EpochScoring, EpochTimer, PassthroughScoring
 from skorch.dataset import ValidSplit
 from torch.utils.data import Dataset
 
@@ -48,9 +53,11 @@ from .._batching import (
     base_dataset_and_indices,
     ordered_batches,
 )
-from .._callbacks import WarmupCosineLR, WeightAverage
+from .._callbacks import PlainPrintLog, WarmupCosineLR, WeightAverage
+from .._device import AUTO_DEVICE, on_resolved_device, resolve_device
 from .._losses import BinaryLoss
 from .._spec import constraints, docstring, signature
+from ._embedding import resolve_kernel
 from ._network import MedFuseEnsemble, MedFuseModule
 from ._params import PARAMS, check_fusion
 
@@ -98,6 +105,10 @@ class MedFuseClassifier(EventClassifierMixin, NeuralNetBinaryClassifier):
     ----------
     tokenizer_ : EventTokenizer or None
         The fitted tokenizer when ``fit`` received events, else None.
+    device_ : str
+        The device the network runs on (``"cpu"``, ``"cuda"``, ...): ``device`` as resolved
+        by ``fit`` (``"auto"`` → CUDA when torch sees a GPU, else the CPU), or by
+        ``load_model`` on the loading machine.
     feature_names_ : ndarray
         The feature vocabulary the network was built for.
     static_features_ : list of int
@@ -173,7 +184,7 @@ class MedFuseClassifier(EventClassifierMixin, NeuralNetBinaryClassifier):
                     patience=self.patience if self.patience is not None else 10**9,
                     sink=_silent)),
             ]
-        return callbacks + [("print_log", PrintLog())]
+        return callbacks + [("print_log", PlainPrintLog())]
 
     def _has_validation(self) -> bool:
         if isinstance(self.train_split, str):  # "auto"; other strings fail validation at fit
@@ -189,6 +200,28 @@ class MedFuseClassifier(EventClassifierMixin, NeuralNetBinaryClassifier):
             return _probabilities
         return super()._get_predict_nonlinearity()
 
+    def initialize(self):
+        """skorch's ``initialize`` on the resolved device (see ``device_``)."""
+        self.device_ = resolve_device(self.device)
+        with on_resolved_device(self):
+            return super().initialize()
+
+    def load_params(self, *args, **kwargs):
+        with on_resolved_device(self):
+            return super().load_params(*args, **kwargs)
+
+    def __setstate__(self, state):
+        # skorch maps the pickled tensors onto state["device"], which must be a real device
+        requested = state.get("device")
+        if isinstance(requested, str) and requested == AUTO_DEVICE:
+            state["device"] = resolve_device(requested)
+            super().__setstate__(state)
+            if "device_" in state:
+                self.device_ = state["device"]
+            self.device = requested
+        else:
+            super().__setstate__(state)
+
     def initialize_module(self):
         kwargs = self.get_params_for("module")
         module = self.module
@@ -199,9 +232,10 @@ class MedFuseClassifier(EventClassifierMixin, NeuralNetBinaryClassifier):
 
     def infer(self, x, **fit_params):
         x = {k: v for k, v in x.items() if k != "sample_weight"}  # for the loss, not the net
-        if self._n_members() > 1:  # (B, n_models) logits, which the binary classifier refuses
-            return NeuralNet.infer(self, x, **fit_params)
-        return super().infer(x, **fit_params)
+        with on_resolved_device(self):
+            if self._n_members() > 1:  # (B, n_models) logits, which the binary classifier refuses
+                return NeuralNet.infer(self, x, **fit_params)
+            return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         weight = X.get("sample_weight") if isinstance(X, dict) else None
@@ -304,6 +338,8 @@ class MedFuseClassifier(EventClassifierMixin, NeuralNetBinaryClassifier):
         self
         """
         self._check_params()
+        device = resolve_device(self.device)
+        resolve_kernel(self.kernel, device)  # kernel="triton" without triton or a GPU fails here
         tokens = self._fit_input(X)
         target = aligned_labels(y, tokens.stay_ids)
         weight = None
@@ -319,9 +355,10 @@ class MedFuseClassifier(EventClassifierMixin, NeuralNetBinaryClassifier):
             warnings.warn("static_branch=True, but no feature is static in these stays (at "
                           "most one token per stay, at its first token): the network has no "
                           "static branch", stacklevel=2)
+        self.device_ = device
         seed = self._fit_seed()
         self.seed_ = seed  # weights, validation split, batch order and dropout all follow it
-        with self._own_rng(seed):
+        with on_resolved_device(self), self._own_rng(seed):
             return super().fit(TokenDataset(tokens, target, weight), target, **fit_params)
 
     def __sklearn_is_fitted__(self) -> bool:

@@ -201,8 +201,11 @@ PARAMS: dict[str, Param] = {
         "``skorch.helper.predefined_split``), or None for no validation.", to="skorch",
         kind="'auto', callable or None"),
     # -- machinery ----------------------------------------------------------------------
-    "device": Param("cpu", [Satisfies(_torch_device, "a torch device name or torch.device")],
-                    "Where the network runs.", to="skorch", kind="str or torch.device"),
+    "device": Param(
+        "auto", [StrOptions({"auto"}), Satisfies(_torch_device, "a torch device name or torch.device")],
+        "Where the network runs. ``\"auto\"``: CUDA when torch sees a GPU, else the CPU, decided "
+        "at ``fit`` (the fitted ``device_`` says which).", to="skorch",
+        kind="'auto', str or torch.device"),
     "random_state": Param(
         None, [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
         "Seeds this estimator's weights, validation split, batch order and dropout without "
@@ -216,6 +219,13 @@ PARAMS: dict[str, Param] = {
                        kind="EventTokenizer or None"),
     "stay": Param("stay_id", [Hashable], "Stay column of a long table.", kind="str"),
     "time": Param("time", [Hashable], "Time column of a long table.", kind="str"),
+    "time_unit": Param(
+        "h", [StrOptions({"h", "min", "s", "d"})],  # medfuse_sk.data.TIME_UNITS
+        "Unit of a long table's numeric times: hours, minutes, seconds or days (timedeltas "
+        "and datetimes need none). Times are converted to hours, so the tokenizer's "
+        "``window`` and ``horizon`` are hours whatever the unit; a time column whose name "
+        "says another unit (``minute``, ``time_s`` ...) is an error. Saved with the model "
+        "and applied at prediction.", kind="{'h', 'min', 's', 'd'}"),
     "feature": Param("feature", [Hashable], "Feature column of a long table.", kind="str"),
     "value": Param("value", [Hashable], "Value column of a long table.", kind="str"),
     "categorical": Param(None, ["array-like", None],

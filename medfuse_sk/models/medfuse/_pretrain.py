@@ -42,6 +42,7 @@ from torch import nn
 from ...data import EventTokenizer, TokenSet
 from .._base import EventModelMixin
 from .._batching import LengthBucketSampler, TokenDataset, ordered_batches
+from .._device import on_resolved_device, resolve_device
 from ._embedding import time_encoding
 from ._network import MedFuseModule
 from ._params import DEFAULTS, PARAMS, check_fusion
@@ -103,7 +104,9 @@ class MedFusePretrainer(EventModelMixin, BaseEstimator):
     batch_size : int, default 64
     valid_size : float in [0, 1), default 0.1
         Share of the stays held out to pick the best epoch; 0 keeps the last.
-    device : str, default "cpu"
+    device : "auto", str or torch.device, default "auto"
+        Where the network trains: ``"auto"`` is CUDA when torch sees a GPU, else the CPU
+        (the fitted ``device_`` says which).
     random_state : int or None, default None
         Seeds weights, masks, cuts, batch order and the validation split; the global torch
         RNG is left as it was.
@@ -111,11 +114,15 @@ class MedFusePretrainer(EventModelMixin, BaseEstimator):
         1 prints one line per epoch to stderr.
     tokenizer : EventTokenizer or None
         Used when ``fit`` receives events; ``None`` means ``EventTokenizer()``.
-    stay, time, feature, value, categorical
-        Column names and categorical features of a long table (as the classifier's).
+    stay, time, feature, value, time_unit, categorical
+        Column names, the unit of numeric times (converted to hours; ``forecast_window`` is
+        hours whatever it is) and categorical features of a long table (as the
+        classifier's).
 
     Attributes
     ----------
+    device_ : str
+        The device ``fit`` trained on (``device`` resolved).
     module_ : MedFuseModule
         The pre-trained network (its classification head is untrained and never copied).
     heads_ : torch.nn.Module
@@ -161,6 +168,7 @@ class MedFusePretrainer(EventModelMixin, BaseEstimator):
         tokenizer: EventTokenizer | None = PARAMS["tokenizer"].default,
         stay: str = PARAMS["stay"].default,
         time: str = PARAMS["time"].default,
+        time_unit: str = PARAMS["time_unit"].default,
         feature: str = PARAMS["feature"].default,
         value: str = PARAMS["value"].default,
         categorical: Sequence[Any] | None = PARAMS["categorical"].default,
@@ -194,6 +202,7 @@ class MedFusePretrainer(EventModelMixin, BaseEstimator):
         self.tokenizer = tokenizer
         self.stay = stay
         self.time = time
+        self.time_unit = time_unit
         self.feature = feature
         self.value = value
         self.categorical = categorical
@@ -277,15 +286,17 @@ class MedFusePretrainer(EventModelMixin, BaseEstimator):
         self
         """
         self._check_params()
+        device = resolve_device(self.device)
         tokens = self._fit_input(X)
         seed = self._fit_seed()
-        with self._own_rng(seed):
+        self.device_ = device
+        with on_resolved_device(self), self._own_rng(seed):
             self._fit(tokens, seed)
         return self
 
     def _fit(self, tokens: TokenSet, seed: int) -> None:
         rng = np.random.default_rng(seed)
-        device = torch.device(self.device)
+        device = torch.device(self.device_)
         self.feature_names_ = tokens.feature_names
         self.n_categories_ = tokens.n_categories
         self.module_ = MedFuseModule(n_features=len(tokens.feature_names),
@@ -367,7 +378,8 @@ class MedFusePretrainer(EventModelMixin, BaseEstimator):
         model selection tools can compare pre-training settings."""
         tokens = self.transform_tokens(X)
         stays = np.arange(len(tokens))
-        return -self._evaluate(TokenDataset(tokens), stays, torch.device(self.device))
+        device = next(self.module_.parameters()).device
+        return -self._evaluate(TokenDataset(tokens), stays, device)
 
     # -- hand-over -----------------------------------------------------------------------
     def make_classifier(self, *, parts: Iterable[str] = ("features", "value", "encoder"),
