@@ -66,7 +66,7 @@ def _train_medfuse(tokens, labels, epochs: int) -> list[float]:
 
     # the measured configuration: the paper's method at the compact size of CONFIG
     model = {k: v for k, v in CONFIG.items() if k not in ("window", "horizon")}
-    clf = MedFuseClassifier(**{**PAPER, **model}, max_epochs=epochs, valid_size=0,
+    clf = MedFuseClassifier(**{**PAPER, **model, "max_epochs": epochs, "valid_size": 0},
                             kernel="torch", random_state=0, verbose=0)
     clf.fit(tokens, labels)
     return [float(d) for d in clf.history_[:, "dur"]]

@@ -2,13 +2,15 @@
 (``medfuse p12``).
 
 Both are registered models (found through the ``medfuse_sk.models`` entry point):
-``create_model("medfuse_paper")`` is ``MedFuseClassifier(**PAPER)``;
+``create_model("medfuse_paper")`` is ``MedFuseClassifier(**PAPER)`` with the tokenizer of
+``PAPER_TOKENIZER``;
 ``create_model("medfuse_recommended")`` is :func:`make_p12_model` (keywords override
 :data:`RECOMMENDED`).
 """
 
 from typing import Any
 
+from ..data import EventTokenizer
 from ..models import MedFuseClassifier, register_model
 from ._p12 import (
     COMBINE,
@@ -16,19 +18,22 @@ from ._p12 import (
     ENSEMBLE_KEYS,
     P12_GRUD,
     PAPER,
+    PAPER_TOKENIZER,
+    PINNED_ELSEWHERE,
     RECOMMENDED,
     TOKENIZER_KEYS,
     make_p12_model,
     run_p12,
 )
 
-__all__ = ["COMBINE", "CONCAT_MEMBER", "ENSEMBLE_KEYS", "P12_GRUD", "PAPER", "RECOMMENDED",
-           "TOKENIZER_KEYS", "make_p12_model", "run_p12"]
+__all__ = ["COMBINE", "CONCAT_MEMBER", "ENSEMBLE_KEYS", "P12_GRUD", "PAPER", "PAPER_TOKENIZER",
+           "PINNED_ELSEWHERE", "RECOMMENDED", "TOKENIZER_KEYS", "make_p12_model", "run_p12"]
 
 
 def _paper(**params: Any) -> MedFuseClassifier:
-    """MedFuse as the paper configures it (PAPER over the defaults; keywords override)."""
-    return MedFuseClassifier(**{**PAPER, **params})
+    """MedFuse as the paper configures it (PAPER and PAPER_TOKENIZER; keywords override)."""
+    return MedFuseClassifier(**{"tokenizer": EventTokenizer(**PAPER_TOKENIZER), **PAPER,
+                                **params})
 
 
 def _recommended(random_state: int = 0, verbose: int = 1, **config: Any) -> Any:

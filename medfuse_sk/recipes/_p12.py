@@ -29,32 +29,47 @@ from ..evaluation import evaluate, machine_info
 from ..models import MedFuseClassifier, create_model
 from ..utils import unwrap
 
-__all__ = ["PAPER", "RECOMMENDED", "COMBINE", "CONCAT_MEMBER", "P12_GRUD", "TOKENIZER_KEYS",
-           "ENSEMBLE_KEYS", "make_p12_model", "run_p12"]
+__all__ = ["PAPER", "PAPER_TOKENIZER", "RECOMMENDED", "COMBINE", "CONCAT_MEMBER", "P12_GRUD",
+           "TOKENIZER_KEYS", "ENSEMBLE_KEYS", "PINNED_ELSEWHERE", "make_p12_model", "run_p12"]
 
-#: The recommended configuration for P12 (see docs/p12-report.md for the evidence), as
-#: differences from the defaults (``medfuse_sk.models.PARAMS`` and ``EventTokenizer``'s):
+#: The recommended configuration for P12 (see docs/p12-report.md for the evidence), written out
+#: in full — every modelling parameter of the network and its tokenizer — so that a change of
+#: the library's defaults changes neither this model nor any committed result built on it
+#: (``tests/recipes/test_recipes.py`` fails when a new parameter is not pinned here).
+#: Left to the caller: the device, the kernel implementation (numerically the same), the
+#: seed, verbosity and the table's column names and time unit.
+#:
 #: 2-hour windows over 48 h; one MedFuse module holding four networks, one per fusion (a
 #: heterogeneous ensemble sharing one tokenisation and one pass over the data), each with one
 #: attention head (as the authors' code; on CPU one 64-wide head attends faster than four
-#: 16-wide ones, at the same accuracy on P12); 12 epochs.
-#: The defaults supply the rest: the per-feature count / latest value / recency branch, a
-#: weight EMA, and training on every fitting stay (no stopping split). Beside it, fitted on
-#: the same stays and averaged by soft voting (``combine``, see :data:`COMBINE`): a second
-#: MedFuse network of another recipe, the aggregate XGBoost and GRU-D.
-#: ``combine=("concat",)`` is the best pure event model; ``combine=None`` the module alone.
-#: ``static_branch``: the module's networks read the static descriptors (age, sex, height,
-#: unit type) through their own branch as well (round 5: +0.007 AUPRC, +0.003 AUROC for the
-#: module over 3 seeds).
-#: ``n_jobs``: the voting members are fitted in two processes, one per core, the module cut
-#: into two members of two networks each (:func:`~medfuse_sk.ensemble.split_networks`,
+#: 16-wide ones, at the same accuracy on P12); 12 epochs; the per-feature count / latest value
+#: / recency branch; a weight EMA; training on every fitting stay (no stopping split).
+#: ``static_branch``: the networks also read the static descriptors (age, sex, height, unit
+#: type) through their own branch (+0.007 AUPRC, +0.003 AUROC for the module over 3 seeds).
+#: Beside it, fitted on the same stays and averaged by soft voting (``combine``, see
+#: :data:`COMBINE`): a second MedFuse network of another recipe, the aggregate XGBoost and
+#: GRU-D. ``combine=("concat",)`` is the best pure event model; ``combine=None`` the module
+#: alone. ``n_jobs``: the voting members are fitted in two processes, one per core, the module
+#: cut into two members of two networks each (:func:`~medfuse_sk.ensemble.split_networks`,
 #: weighted so that the four networks still make one vote); on a 2-core CPU that trains
-#: faster than one process on two threads. ``n_jobs=1`` fits everything in one process,
-#: the module whole.
+#: faster than one process on two threads. ``n_jobs=1`` fits everything in one process.
 RECOMMENDED: dict[str, Any] = {
-    "window": 2.0, "horizon": 48.0,
-    "fusion": ("mufuse", "add", "concat", "scane"), "n_heads": 1, "max_epochs": 12,
-    "static_branch": True, "combine": ("concat", "xgboost", "grud"), "n_jobs": 2,
+    # tokenizer
+    "window": 2.0, "horizon": 48.0, "max_tokens": 1000, "scaling": "robust", "clip": 5.0,
+    "truncate": "last", "count_tokens": False,
+    # network
+    "fusion": ("mufuse", "add", "concat", "scane"), "d_model": 64, "partition_factor": 1,
+    "gate": "none", "value_hidden": 16, "activation": "tanh", "projector_gain": 1.0,
+    "beta_init": 1.0, "time_encoding": True, "n_layers": 1, "n_heads": 1,
+    "dim_feedforward": None, "dropout": 0.1, "norm_first": False, "pooling": "mean+latest",
+    "series_summary": True, "static_branch": True, "n_models": 1,
+    # training
+    "loss": "bce", "class_weight": None, "lr": 0.001, "lr_schedule": "cosine",
+    "warmup_epochs": 1.0, "weight_decay": 0.01, "max_epochs": 12, "batch_size": 64,
+    "patience": 5, "weight_averaging": 0.99, "token_dropout": 0.1, "valid_size": 0.0,
+    "threshold": 0.5,
+    # the ensemble around the module
+    "combine": ("concat", "xgboost", "grud"), "n_jobs": 2,
 }
 #: What ``combine`` may name: models fitted beside the MedFuse network on the same stays.
 #: ``"concat"``: another MedFuse network, the first round's ``concat`` row (concat fusion,
@@ -65,6 +80,7 @@ RECOMMENDED: dict[str, Any] = {
 #: registry's ``grud`` (:class:`~medfuse_sk.models.GRUDClassifier`) on P12's hourly grid
 #: (:data:`P12_GRUD`).
 COMBINE = ("concat", "xgboost", "grud")
+#: The ``concat`` member: what differs from :data:`RECOMMENDED` (itself pinned in full).
 CONCAT_MEMBER: dict[str, Any] = {"fusion": "concat", "series_summary": False, "n_heads": 4,
                                  "static_branch": False, "valid_size": 0.1, "patience": 4}
 #: GRU-D's grid on P12: the 37 series, and Age, Height, Gender and ICU type as static channels.
@@ -72,14 +88,31 @@ P12_GRUD: dict[str, Any] = {
     "static": ["Age", "Height", "Gender", "ICUType"],
     "categorical_levels": {"Gender": [0.0, 1.0], "ICUType": [1.0, 2.0, 3.0, 4.0]},
 }
-#: The paper's method as differences from the defaults: sigmoid gates from β = 0, k = 4,
-#: two layers, mean pooling, a constant learning rate, every token kept; no summary branch,
-#: no weight averaging, the best epoch on a validation split.
+#: The paper's method, every classifier parameter written out (``MedFuseClassifier(**PAPER)``):
+#: sigmoid gates from β = 0, k = 4, two layers, four heads, mean pooling, a constant learning
+#: rate, every token kept; no summary branch, no weight averaging, the best epoch on a
+#: validation split. Its tokenizer, pinned too, is :data:`PAPER_TOKENIZER` (raw events: one
+#: token per event); ``create_model("medfuse_paper")`` builds both.
 PAPER: dict[str, Any] = {
-    "gate": "sigmoid", "beta_init": 0.0, "partition_factor": 4, "n_layers": 2, "pooling": "mean",
-    "lr_schedule": "constant", "warmup_epochs": 0.0, "token_dropout": 0.0,
-    "series_summary": False, "weight_averaging": None, "valid_size": 0.1,
+    "fusion": "mufuse", "d_model": 64, "partition_factor": 4, "gate": "sigmoid",
+    "value_hidden": 16, "activation": "tanh", "projector_gain": 1.0, "beta_init": 0.0,
+    "time_encoding": True, "n_layers": 2, "n_heads": 4, "dim_feedforward": None,
+    "dropout": 0.1, "norm_first": False, "pooling": "mean", "series_summary": False,
+    "static_branch": False, "n_models": 1,
+    "loss": "bce", "class_weight": None, "lr": 0.001, "lr_schedule": "constant",
+    "warmup_epochs": 0.0, "weight_decay": 0.01, "max_epochs": 20, "batch_size": 64,
+    "patience": 5, "weight_averaging": None, "token_dropout": 0.0, "valid_size": 0.1,
+    "threshold": 0.5,
 }
+#: The tokenizer of :data:`PAPER`: raw events, one token per event.
+PAPER_TOKENIZER: dict[str, Any] = {
+    "window": None, "horizon": None, "max_tokens": 1000, "scaling": "robust", "clip": 5.0,
+    "truncate": "last", "count_tokens": False,
+}
+#: Parameters a recipe leaves to its caller: where and how it runs, and how the caller's table
+#: is laid out — none changes what the model learns.
+PINNED_ELSEWHERE = ("device", "kernel", "random_state", "verbose", "train_split", "tokenizer",
+                    "stay", "time", "time_unit", "feature", "value", "categorical")
 TOKENIZER_KEYS = ("window", "horizon", "max_tokens", "scaling", "clip", "truncate",
                   "count_tokens")
 #: keys of the configuration that shape the voting ensemble, not a model

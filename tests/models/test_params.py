@@ -25,7 +25,6 @@ from medfuse_sk.models import (
     TokenDataset,
     check_fusion,
 )
-from medfuse_sk.recipes import PAPER, RECOMMENDED
 
 ONE_EPOCH = {**TINY, "max_epochs": 1}  # these fits check parameters, not training
 
@@ -193,16 +192,6 @@ def test_the_module_built_directly_is_the_estimators_model():
     for name in ("gate", "fusion", "partition_factor", "activation", "kernel"):
         assert getattr(embedding, name) == PARAMS[name].default
     assert torch.all(embedding.beta == PARAMS["beta_init"].default)
-
-
-@pytest.mark.parametrize("config", [RECOMMENDED, PAPER], ids=["RECOMMENDED", "PAPER"])
-def test_configurations_are_differences_from_the_defaults(config):
-    tokenizer = EventTokenizer().get_params()
-    defaults = {**{n: p.default for n, p in PARAMS.items()}, **tokenizer, "combine": None,
-                "n_jobs": 1}  # the ensemble keys (reproduce.ENSEMBLE_KEYS) and their defaults
-    assert set(config) <= set(defaults), set(config) - set(defaults)
-    assert all(defaults[k] != v for k, v in config.items()), \
-        [k for k, v in config.items() if defaults[k] == v]
 
 
 def test_signature_and_docstring_come_from_the_spec():

@@ -31,7 +31,7 @@ def recorded(name):
 def test_the_papers_configuration_is_a_registered_model():
     clf = create_model("medfuse_paper", random_state=2, max_epochs=3)
     assert isinstance(clf, MedFuseClassifier)
-    assert {k: clf.get_params()[k] for k in PAPER} == PAPER
+    assert {k: clf.get_params()[k] for k in PAPER} == {**PAPER, "max_epochs": 3}
     assert clf.random_state == 2 and clf.max_epochs == 3
     assert create_model("medfuse_paper", gate="none").gate == "none"  # keywords override
     assert "paper" in get_model("medfuse_paper").description
@@ -53,3 +53,80 @@ def test_the_recommended_members_come_from_the_registry():
     assert len(grud) == 1 and grud[0]["random_state"] == 5 and len(grud[0]["series"]) == 37
     assert [name for name, _ in vote.estimators] == ["medfuse", "medfuse2", "concat", "xgboost",
                                                      "grud"]
+
+
+# -- every recipe pinned in full --------------------------------------------------------------
+#: The recipes as they were written before they were pinned (commit aee4f87): differences
+#: from that commit's defaults, which are written out here too. The pinned recipes must give
+#: exactly these configurations, so that no committed result changes.
+_DEFAULTS_THEN = {
+    "fusion": "mufuse", "d_model": 64, "partition_factor": 1, "gate": "none",
+    "value_hidden": 16, "activation": "tanh", "projector_gain": 1.0, "beta_init": 1.0,
+    "time_encoding": True, "n_layers": 1, "n_heads": 4, "dim_feedforward": None,
+    "dropout": 0.1, "norm_first": False, "pooling": "mean+latest", "series_summary": True,
+    "static_branch": False, "loss": "bce", "class_weight": None, "lr": 0.001,
+    "lr_schedule": "cosine", "warmup_epochs": 1.0, "weight_decay": 0.01, "max_epochs": 20,
+    "batch_size": 64, "patience": 5, "n_models": 1, "weight_averaging": 0.99,
+    "token_dropout": 0.1, "valid_size": 0.0, "threshold": 0.5,
+    "clip": 5.0, "count_tokens": False, "horizon": None, "max_tokens": 1000,
+    "scaling": "robust", "truncate": "last", "window": None,
+}
+_RECOMMENDED_THEN = {
+    "window": 2.0, "horizon": 48.0, "fusion": ("mufuse", "add", "concat", "scane"),
+    "n_heads": 1, "max_epochs": 12, "static_branch": True,
+    "combine": ("concat", "xgboost", "grud"), "n_jobs": 2,
+}
+_PAPER_THEN = {
+    "gate": "sigmoid", "beta_init": 0.0, "partition_factor": 4, "n_layers": 2,
+    "pooling": "mean", "lr_schedule": "constant", "warmup_epochs": 0.0, "token_dropout": 0.0,
+    "series_summary": False, "weight_averaging": None, "valid_size": 0.1,
+}
+
+
+def _modelling_parameters() -> set[str]:
+    """MedFuse's own parameters (its spec; skorch's structural arguments — module, criterion,
+    optimizer, loaders, callbacks — are fixed by the class), its decision threshold and the
+    tokenizer's, less what a recipe leaves to its caller."""
+    from medfuse_sk import EventTokenizer
+    from medfuse_sk.models.medfuse import PARAMS
+    from medfuse_sk.recipes import PINNED_ELSEWHERE
+
+    names = set(PARAMS) | {"threshold"} | set(EventTokenizer().get_params())
+    return names - set(PINNED_ELSEWHERE)
+
+
+def test_every_modelling_parameter_is_pinned_by_every_recipe():
+    from medfuse_sk.recipes import ENSEMBLE_KEYS, PAPER_TOKENIZER, TOKENIZER_KEYS
+
+    wanted = _modelling_parameters()
+    assert set(RECOMMENDED) - set(ENSEMBLE_KEYS) == wanted
+    assert set(PAPER) | set(PAPER_TOKENIZER) == wanted
+    assert set(PAPER_TOKENIZER) == set(TOKENIZER_KEYS) and not set(PAPER) & set(TOKENIZER_KEYS)
+
+
+def test_the_pinned_recipes_are_the_configurations_that_ran():
+    from medfuse_sk.recipes import PAPER_TOKENIZER
+
+    assert RECOMMENDED == {**_DEFAULTS_THEN, **_RECOMMENDED_THEN}
+    assert {**PAPER, **PAPER_TOKENIZER} == {**_DEFAULTS_THEN, **_PAPER_THEN}
+
+
+def test_the_recipes_models_take_every_pinned_value():
+    from medfuse_sk.recipes import PAPER_TOKENIZER, TOKENIZER_KEYS, make_p12_model
+    from medfuse_sk.utils import unwrap
+
+    parts = unwrap(make_p12_model(seed=0)).members
+    module = [est for name, est in parts if name.startswith("medfuse")]
+    assert [n for n, _ in parts] == ["medfuse", "medfuse2", "concat", "xgboost", "grud"]
+    for network in module:
+        params = network.get_params(deep=False)
+        for key, value in RECOMMENDED.items():
+            if key in TOKENIZER_KEYS:
+                assert network.tokenizer.get_params()[key] == value, key
+            elif key == "fusion":  # the module is cut in two parts of two networks
+                assert set(params["fusion"]) <= set(value)
+            elif key not in ("combine", "n_jobs"):
+                assert params[key] == value, key
+    paper = create_model("medfuse_paper")
+    assert {k: paper.get_params()[k] for k in PAPER} == PAPER
+    assert paper.tokenizer.get_params() == PAPER_TOKENIZER
