@@ -32,3 +32,60 @@ def u_shaped_task(n_stays: int = 400, seed: int = 0, events_per_stay: int = 12):
                                   "value": value}))
     events = pd.concat(rows, ignore_index=True).sample(frac=1.0, random_state=seed)
     return events.reset_index(drop=True), labels
+
+
+def cut_sample(monkeypatch, n_train: int, n_val: int) -> None:
+    """``medfuse_sk.datasets.load_sample`` cut to its first ``n_train`` training and ``n_val``
+    validation stays, for fast tests of code that loads the whole sample."""
+    import dataclasses
+
+    import medfuse_sk.datasets as datasets
+
+    full = datasets.load_sample
+
+    def cut(subset="train"):
+        cohort = full(subset)
+        ids = cohort.stay_ids[:n_train if subset == "train" else n_val]
+        return dataclasses.replace(cohort, events=cohort.events[cohort.events["stay_id"].isin(ids)],
+                                   labels=cohort.labels.loc[ids], stay_ids=ids)
+
+    monkeypatch.setattr(datasets, "load_sample", cut)
+
+
+def event_count_classifier():
+    """A registered-model stand-in that is no network, built on the base classifier: risk
+    logistic in the number of events of one feature (``count_feature``)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from medfuse_sk.models import BaseEventClassifier
+
+    class EventCountClassifier(BaseEventClassifier):
+        _input = "events"
+
+        def __init__(self, count_feature="HR", stay="stay_id", time="time", feature="feature",
+                     value="value", categorical=None, random_state=0):
+            self.count_feature = count_feature
+            self.stay = stay
+            self.time = time
+            self.feature = feature
+            self.value = value
+            self.categorical = categorical
+            self.random_state = random_state
+
+        def _counts(self, X):
+            stay = np.repeat(np.arange(len(X)), np.diff(X.offsets))
+            mine = X.feature_names[X.columns["feature"]] == self.count_feature
+            return np.bincount(stay[mine], minlength=len(X)).astype(float)
+
+        def _fit(self, X, y, sample_weight):
+            counts = self._counts(X)
+            self.scale_ = float(counts.std() or 1.0)
+            lr = LogisticRegression().fit(counts[:, None] / self.scale_, y)
+            self.coef_, self.intercept_ = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+        def _predict_proba(self, X):
+            z = self.coef_ * self._counts(X) / self.scale_ + self.intercept_
+            p = 1 / (1 + np.exp(-z))
+            return np.column_stack([1 - p, p])
+
+    return EventCountClassifier

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from synthetic import cut_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -57,21 +58,11 @@ def _readme_code(heading: str) -> str:
 def test_the_readme_snippet_on_the_bundled_data_runs(monkeypatch, capsys):
     """The "Try it on the bundled data" code as printed, on a cut of the sample and with a tiny
     network (the full run is `medfuse demo`'s, checked by tests/cli/test_cli.py)."""
-    import dataclasses
     import functools
 
     import medfuse_sk
-    import medfuse_sk.datasets as datasets
 
-    full = datasets.load_sample
-
-    def cut(subset="train"):
-        cohort = full(subset)
-        ids = cohort.stay_ids[:80 if subset == "train" else 60]
-        return dataclasses.replace(cohort, events=cohort.events[cohort.events["stay_id"].isin(ids)],
-                                   labels=cohort.labels.loc[ids], stay_ids=ids)
-
-    monkeypatch.setattr(datasets, "load_sample", cut)
+    cut_sample(monkeypatch, 80, 60)
     monkeypatch.setattr(medfuse_sk, "MedFuseClassifier", functools.partial(
         medfuse_sk.MedFuseClassifier, max_epochs=1, d_model=16, n_heads=2, verbose=0))
     code = _readme_code("Try it on the bundled data")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic import cut_sample
 
 from medfuse_sk.cli import build_parser, main, parse_setting
 
@@ -151,19 +152,7 @@ def _check_demo(capsys, epochs: int, seed: int) -> None:
 @pytest.fixture
 def small_sample(monkeypatch):
     """`load_sample` cut to 150 training and 100 held-out stays (for the demo's fast test)."""
-    import dataclasses
-
-    import medfuse_sk.datasets as datasets
-
-    full = datasets.load_sample
-
-    def small(subset="train"):
-        cohort = full(subset)
-        ids = cohort.stay_ids[:150 if subset == "train" else 100]
-        return dataclasses.replace(cohort, events=cohort.events[cohort.events["stay_id"].isin(ids)],
-                                   labels=cohort.labels.loc[ids], stay_ids=ids)
-
-    monkeypatch.setattr(datasets, "load_sample", small)
+    cut_sample(monkeypatch, 150, 100)
 
 
 def test_demo_prints_the_metrics_of_its_model(small_sample, capsys):

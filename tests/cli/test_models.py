@@ -5,42 +5,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic import event_count_classifier
 
 from medfuse_sk.cli import main
-from medfuse_sk.models import BaseEventClassifier, register_model, unregister_model
+from medfuse_sk.models import register_model, unregister_model
 
-
-class EventCountClassifier(BaseEventClassifier):
-    """A model that is no network: risk logistic in the number of events of one feature."""
-
-    _input = "events"
-
-    def __init__(self, count_feature="HR", stay="stay_id", time="time", feature="feature",
-                 value="value", categorical=None, random_state=0):
-        self.count_feature = count_feature
-        self.stay = stay
-        self.time = time
-        self.feature = feature
-        self.value = value
-        self.categorical = categorical
-        self.random_state = random_state
-
-    def _counts(self, X):
-        stay = np.repeat(np.arange(len(X)), np.diff(X.offsets))
-        mine = X.feature_names[X.columns["feature"]] == self.count_feature
-        return np.bincount(stay[mine], minlength=len(X)).astype(float)
-
-    def _fit(self, X, y, sample_weight):
-        from sklearn.linear_model import LogisticRegression
-
-        counts = self._counts(X)
-        self.scale_ = float(counts.std() or 1.0)
-        lr = LogisticRegression().fit(counts[:, None] / self.scale_, y)
-        self.coef_, self.intercept_ = float(lr.coef_[0, 0]), float(lr.intercept_[0])
-
-    def _predict_proba(self, X):
-        p = 1 / (1 + np.exp(-(self.coef_ * self._counts(X) / self.scale_ + self.intercept_)))
-        return np.column_stack([1 - p, p])
+EventCountClassifier = event_count_classifier()
 
 
 @pytest.fixture

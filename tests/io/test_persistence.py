@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import torch
 from sklearn.pipeline import make_pipeline
+from synthetic import event_count_classifier
 
 from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
 from medfuse_sk.datasets import load_sample
 from medfuse_sk.io import ModelFileError, load_model, save_model
-from medfuse_sk.models import BaseEventClassifier, register_model, unregister_model
+from medfuse_sk.models import register_model, unregister_model
 
 SMALL = {"d_model": 16, "n_heads": 2, "max_epochs": 1, "verbose": 0, "random_state": 0}
 
@@ -343,29 +344,7 @@ def test_other_spellings_of_a_known_class_load_the_same_model(saved, data, fitte
 
 
 # -- the registry decides what loads ----------------------------------------------------------
-class EventCountClassifier(BaseEventClassifier):
-    """A registered model that is no network: risk logistic in one feature's event count."""
-
-    _input = "events"
-
-    def __init__(self, count_feature="HR", random_state=0):
-        self.count_feature = count_feature
-        self.random_state = random_state
-
-    def _counts(self, X):
-        stay = np.repeat(np.arange(len(X)), np.diff(X.offsets))
-        mine = X.feature_names[X.columns["feature"]] == self.count_feature
-        return np.bincount(stay[mine], minlength=len(X)).astype(float)
-
-    def _fit(self, X, y, sample_weight):
-        from sklearn.linear_model import LogisticRegression
-
-        lr = LogisticRegression().fit(self._counts(X)[:, None], y)
-        self.coef_, self.intercept_ = lr.coef_[0], float(lr.intercept_[0])
-
-    def _predict_proba(self, X):
-        p = 1 / (1 + np.exp(-(self._counts(X) * self.coef_[0] + self.intercept_)))
-        return np.column_stack([1 - p, p])
+EventCountClassifier = event_count_classifier()
 
 
 @pytest.fixture
