@@ -48,6 +48,11 @@ DEFAULT_MODEL = "medfuse"
 _OWN_OPTIONS = (*COLUMN_ROLES, "time_unit", "categorical", "tokenizer")
 
 
+def _several_processes() -> bool:
+    """Whether this is one process of a data-parallel launch (torchrun sets WORLD_SIZE)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def _registered(name: str) -> Any:
     from ..models import create_model, get_model
 
@@ -91,12 +96,11 @@ def _build(args: argparse.Namespace, tokenizer_params: dict[str, Any],
     from ..data import EventTokenizer
     from ..distributed import DataParallelMixin
     from ..models import create_model
-
-    name = args.model
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and name == DEFAULT_MODEL:
-        name = "medfuse_distributed"  # one process of several (torchrun)
     from ..utils import find_estimators
 
+    name = args.model
+    if _several_processes() and name == DEFAULT_MODEL:
+        name = "medfuse_distributed"
     accepted = set(_registered(name).get_params(deep=False))
     given = {"random_state": args.seed, "verbose": 0 if args.quiet else 1,
              **{role: column for role, column in column_names(args).items()},
@@ -112,7 +116,7 @@ def _build(args: argparse.Namespace, tokenizer_params: dict[str, Any],
     for _, est in find_estimators(model, lambda e: e is not model and hasattr(e, "time_unit")):
         own = est.get_params(deep=False)
         est.set_params(**{k: v for k, v in explicit.items() if k in own})
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not isinstance(model, DataParallelMixin):
+    if _several_processes() and not isinstance(model, DataParallelMixin):
         raise CommandError(f"--model {args.model} does not train data-parallel; launch it in "
                            "one process (the medfuse model does)")
     return model
@@ -152,7 +156,7 @@ def fit(args: argparse.Namespace) -> int:
         from skorch.callbacks import ProgressBar
 
         model.set_params(callbacks=[("progress", ProgressBar())])
-    several = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    several = _several_processes()
     say(args, f"training {type(model).__name__} ({'data-parallel' if several else 'one process'})")
     model.fit(X, labels.loc[X.stay_ids])
     if progress:
@@ -171,17 +175,9 @@ def fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scored_events(args: argparse.Namespace, model: Any, stays: Any = None):
-    from ..io import read_events
-
-    return read_events(args.events, column_names(args, model), time_unit=time_unit(args, model),
-                       categorical=args.categorical,
-                       fitted_categorical=remembered_categorical(model), stays=stays)
-
-
 def _scored(args: argparse.Namespace, model: Any, labelled: bool):
     """(events, labels or None, where they came from) of the files or of ``--cohort``."""
-    from ..io import read_labels
+    from ..io import read_events, read_labels
 
     files = ("events", "labels") if labelled else ("events",)
     cohort = load_named_cohort(args, files)
@@ -190,7 +186,9 @@ def _scored(args: argparse.Namespace, model: Any, labelled: bool):
     labels = None
     if labelled:
         labels = read_labels(args.labels, column_names(args, model)["stay"], args.label)
-    X = _scored_events(args, model, stays=None if labels is None else labels.index)
+    X = read_events(args.events, column_names(args, model), time_unit=time_unit(args, model),
+                    categorical=args.categorical, fitted_categorical=remembered_categorical(model),
+                    stays=None if labels is None else labels.index)
     return X, labels, args.events
 
 

@@ -152,9 +152,10 @@ class EventModelMixin:
 
     @contextlib.contextmanager
     def _own_rng(self, seed: int) -> Iterator[None]:
-        """Run the block with torch's generators (CPU, and CUDA when ``device`` is a GPU) and
-        numpy's global one seeded with ``seed``; afterwards all are as they were."""
-        cuda = torch.device(getattr(self, "device", "cpu")).type == "cuda"
+        """Run the block with torch's generators (CPU, and CUDA when the model runs on a GPU)
+        and numpy's global one seeded with ``seed``; afterwards all are as they were."""
+        device = getattr(self, "device_", None) or getattr(self, "device", "cpu")
+        cuda = device != "auto" and torch.device(device).type == "cuda"
         devices = list(range(torch.cuda.device_count())) if cuda else []
         numpy_state = np.random.get_state()  # noqa: NPY002 (restored below)
         try:

@@ -126,12 +126,10 @@ def _network_probabilities(networks: list[MedFuseClassifier], X: EventSet):
     import pandas as pd
     import torch
 
-    from ..models import TokenDataset
-
     columns: dict[str, np.ndarray] = {}
     for clf in networks:
         fusions = getattr(clf.module_, "fusions", (clf.fusion,))
-        logits = clf.forward(TokenDataset(clf.tokenizer_.transform(X)))
+        logits = clf.forward(clf.get_dataset(clf.transform_tokens(X)))
         probabilities = torch.sigmoid(logits).reshape(len(X), -1).numpy()
         for fusion, column in zip(fusions, probabilities.T):
             columns[f"{fusion}{len(columns)}"] = column

@@ -42,7 +42,7 @@ from torch import nn
 from ...data import EventTokenizer, TokenSet
 from .._base import EventModelMixin
 from .._batching import LengthBucketSampler, TokenDataset, ordered_batches
-from .._device import on_resolved_device, resolve_device
+from .._device import resolve_device
 from ._embedding import time_encoding
 from ._network import MedFuseModule
 from ._params import DEFAULTS, PARAMS, check_fusion
@@ -290,7 +290,7 @@ class MedFusePretrainer(EventModelMixin, BaseEstimator):
         tokens = self._fit_input(X)
         seed = self._fit_seed()
         self.device_ = device
-        with on_resolved_device(self), self._own_rng(seed):
+        with self._own_rng(seed):
             self._fit(tokens, seed)
         return self
 
