@@ -27,8 +27,10 @@ ALLOWED = {
     "io": {"utils", "data", "models", "distributed"},
     "ensemble": {"utils", "models"},
     "recipes": {"utils", "data", "datasets", "models", "evaluation", "ensemble"},
+    "benchmark": {"utils", "data", "datasets", "models", "evaluation", "io", "recipes",
+                  "ensemble"},
     "cli": {"utils", "data", "datasets", "models", "evaluation", "inspection", "io", "recipes",
-            "distributed", "ensemble"},
+            "distributed", "ensemble", "benchmark"},
     "__init__": {"data", "models"},
 }
 

@@ -39,6 +39,9 @@ from .grud import GRUDClassifier, infer_grid_channels, make_grud
 from .medfuse import *  # noqa: F403
 from .medfuse import __all__ as _medfuse_all
 
+# every model folder registers its models on import
+from . import mtan, raindrop, sand, seft, strats, summit, tcn, transformer  # noqa: E402, F401, I001
+
 __all__ = ["BaseEventClassifier", "BinaryLoss", "EarlyStoppedXGBClassifier",
            "EventClassifierMixin", "EventModelMixin", "GRUDClassifier", "LOSSES",
            "LengthBucketSampler", "ModelSpec", "PlainPrintLog", "SCHEDULES", "TokenDataset",

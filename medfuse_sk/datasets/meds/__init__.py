@@ -1,0 +1,1 @@
+"""MEDS datasets and tasks in, MEDS predictions and datasets out (being built: issue 21)."""

@@ -1,0 +1,1 @@
+"""SUMMIT (Huang et al., 2022) (being built: issue 23)."""

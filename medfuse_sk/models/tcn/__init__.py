@@ -1,0 +1,1 @@
+"""Temporal convolutional network on a regular grid (being built: issue 23)."""

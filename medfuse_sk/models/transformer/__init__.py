@@ -1,0 +1,1 @@
+"""A Transformer encoder on a regular grid (being built: issue 23)."""
