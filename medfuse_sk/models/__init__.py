@@ -7,6 +7,8 @@ weights by stay, tokens, the RNG fork), the registry (``_registry.py``), paramet
 skorch callbacks (``_callbacks.py``) and the device of ``device="auto"`` (``_device.py``).
 """
 
+# every model folder registers its models on import
+from . import mtan, raindrop, sand, seft, strats, summit, tcn, transformer  # noqa: F401
 from ._base import (
     BaseEventClassifier,
     EventClassifierMixin,
@@ -34,15 +36,14 @@ from ._registry import (
     registered_parameter_classes,
     unregister_model,
 )
+from ._threads import ENV_THREADS, busy_cores_elsewhere, choose_threads, chosen_threads
 from .aggregate import EarlyStoppedXGBClassifier, make_random_forest, make_xgboost
 from .grud import GRUDClassifier, infer_grid_channels, make_grud
 from .medfuse import *  # noqa: F403
 from .medfuse import __all__ as _medfuse_all
 
-# every model folder registers its models on import
-from . import mtan, raindrop, sand, seft, strats, summit, tcn, transformer  # noqa: E402, F401, I001
-
-__all__ = ["BaseEventClassifier", "BinaryLoss", "EarlyStoppedXGBClassifier",
+__all__ = ["BaseEventClassifier", "BinaryLoss", "ENV_THREADS", "busy_cores_elsewhere",
+           "choose_threads", "chosen_threads", "EarlyStoppedXGBClassifier",
            "EventClassifierMixin", "EventModelMixin", "GRUDClassifier", "LOSSES",
            "LengthBucketSampler", "ModelSpec", "PlainPrintLog", "SCHEDULES", "TokenDataset",
            "TokenDropoutCollate", "WarmupCosine", "WarmupCosineLR", "WeightAverage",

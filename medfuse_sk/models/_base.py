@@ -24,6 +24,7 @@ from sklearn.utils import Tags
 
 from ..data import ColumnError, EventSet, EventTokenizer, TokenSet
 from ..utils import examples
+from ._threads import chosen_threads
 
 __all__ = ["EventModelMixin", "EventClassifierMixin", "BaseEventClassifier", "aligned_labels",
            "aligned_weights"]
@@ -152,14 +153,17 @@ class EventModelMixin:
 
     @contextlib.contextmanager
     def _own_rng(self, seed: int) -> Iterator[None]:
-        """Run the block with torch's generators (CPU, and CUDA when the model runs on a GPU)
-        and numpy's global one seeded with ``seed``; afterwards all are as they were."""
+        """Run the block as a fit runs: torch's generators (CPU, and CUDA when the model runs
+        on a GPU) and numpy's global one seeded with ``seed``, and torch's threads as many as
+        the idle cores allow (:func:`~medfuse_sk.models.choose_threads`, kept in
+        ``n_threads_``); afterwards all are as they were."""
         device = getattr(self, "device_", None) or getattr(self, "device", "cpu")
         cuda = device != "auto" and torch.device(device).type == "cuda"
         devices = list(range(torch.cuda.device_count())) if cuda else []
         numpy_state = np.random.get_state()  # noqa: NPY002 (restored below)
         try:
-            with torch.random.fork_rng(devices=devices):
+            with torch.random.fork_rng(devices=devices), chosen_threads() as threads:
+                self.n_threads_ = threads
                 torch.manual_seed(seed)
                 np.random.seed(seed)  # noqa: NPY002 (for libraries that draw from it)
                 yield
@@ -259,7 +263,8 @@ class BaseEventClassifier(EventClassifierMixin, ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probabilities ``(n_stays, 2)``, rows in the order of ``X``'s stays."""
         self.check_is_fitted()
-        return np.asarray(self._predict_proba(self._predict_input(X)))
+        with chosen_threads():
+            return np.asarray(self._predict_proba(self._predict_input(X)))
 
     def predict(self, X: Any) -> np.ndarray:
         """The more probable class (0/1) per stay, in the order of ``X``'s stays."""

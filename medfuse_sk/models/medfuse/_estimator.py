@@ -57,6 +57,7 @@ from .._callbacks import PlainPrintLog, WarmupCosineLR, WeightAverage
 from .._device import AUTO_DEVICE, on_resolved_device, resolve_device
 from .._losses import BinaryLoss
 from .._spec import constraints, docstring, signature
+from .._threads import chosen_threads
 from ._embedding import resolve_kernel
 from ._network import MedFuseEnsemble, MedFuseModule
 from ._params import PARAMS, check_fusion
@@ -374,7 +375,8 @@ class MedFuseClassifier(EventClassifierMixin, NeuralNetBinaryClassifier):
         self.check_is_fitted()
         if isinstance(X, Dataset):  # skorch's own calls during fit
             return super().predict_proba(X)
-        return super().predict_proba(TokenDataset(self._predict_input(X)))
+        with chosen_threads():
+            return super().predict_proba(TokenDataset(self._predict_input(X)))
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels (0/1) at ``threshold``, in the order of ``X``'s stays."""
