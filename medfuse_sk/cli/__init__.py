@@ -25,6 +25,7 @@ __all__ = ["CommandError", "build_parser", "main", "parse_setting"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``medfuse`` argument parser with every command."""
+    from ._benchmark import add_parser as add_benchmark
     from ._explain import add_parser as add_explain
     from ._recipes import add_parsers as add_recipes
     from ._train import add_parsers as add_train
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_recipes(sub)
     add_train(sub)
     add_explain(sub)
+    add_benchmark(sub)
     return parser
 
 

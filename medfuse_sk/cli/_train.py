@@ -1,12 +1,14 @@
 """``medfuse fit``, ``medfuse predict``, ``medfuse evaluate``: a model on the user's tables.
 
-Each reads a long event table and a label file, or a registered cohort instead
-(``--cohort p12 --split train``).
+Each reads a long event table and a label file, a MEDS dataset and task (``--meds DIR --task
+DIR``), or a registered cohort (``--cohort p12 --split train``): :func:`._common.add_input`.
 
 - ``medfuse fit EVENTS LABELS [--model NAME] [--set KEY=VALUE ...] --out DIR``: train any
   registered model (default ``medfuse``) and write a safe model folder
   (:func:`medfuse_sk.io.save_model`).
-- ``medfuse predict DIR EVENTS --out risk.csv``: one risk per stay.
+- ``medfuse predict DIR EVENTS --out risk.csv``: one risk per stay; with ``--meds DIR --task
+  DIR --split held_out --out predictions.parquet``, meds-evaluation's format (the label columns,
+  ``predicted_boolean_value``, ``predicted_boolean_probability``).
 - ``medfuse evaluate DIR EVENTS LABELS [--out DIR]``: AUPRC / AUROC / accuracy with bootstrap
   intervals, predictions and PR/ROC curves (:func:`medfuse_sk.evaluation.evaluate`).
 
@@ -25,17 +27,17 @@ from typing import Any
 
 from ._common import (
     COLUMN_ROLES,
+    MEDS_READING_FILE,
     CommandError,
-    add_cohort,
-    add_columns,
     add_common,
+    add_input,
     add_settings,
     check_keys,
     column_names,
+    load_input,
     load_model_folder,
-    load_named_cohort,
     read_config,
-    remembered_categorical,
+    save_meds_reading,
     say,
     time_unit,
 )
@@ -125,7 +127,7 @@ def _build(args: argparse.Namespace, tokenizer_params: dict[str, Any],
 def fit(args: argparse.Namespace) -> int:
     """Train a registered model on your events and labels; write a safe model folder."""
     from ..distributed import is_main_process
-    from ..io import ModelFileError, check_saveable, read_events, read_labels, save_model
+    from ..io import ModelFileError, check_saveable, save_model
     from ..utils import find_estimators
 
     tokenizer_params, params = _configuration(args)
@@ -137,20 +139,15 @@ def fit(args: argparse.Namespace) -> int:
     except ModelFileError as exc:
         raise CommandError(f"--model {args.model}: cannot be written as a model folder: "
                            f"{exc}") from exc
-    columns = column_names(args)
     started = time.perf_counter()
-    cohort = load_named_cohort(args, ("events", "labels"))
-    if cohort is not None:
-        X, labels = cohort.to_event_set(), cohort.labels
-        source = f"{args.cohort} ({args.split})"
-    else:
-        labels = read_labels(args.labels, columns["stay"], args.label)
-        X = read_events(args.events, columns, time_unit=time_unit(args),
-                        categorical=args.categorical, stays=labels.index)
-        source = args.events
-    say(args, f"{source}: {len(labels)} labelled stays, {int(labels.sum())} positive, "
+    data = load_input(args)
+    X, labels = data.X, data.labels
+    say(args, f"{data.source}: {len(labels)} labelled stays, {int(labels.sum())} positive, "
               f"{X.n_rows} events of {len(X.feature_names)} features "
               f"({time.perf_counter() - started:.0f} s)")
+    if data.kind == "meds" and data.cohort.report["n_samples_without_events"]:
+        say(args, f"{data.cohort.report['n_samples_without_events']} samples have no events up "
+                  "to their prediction time (kept)")
     progress = args.progress and is_main_process() and "callbacks" in model.get_params(deep=False)
     if progress:
         from skorch.callbacks import ProgressBar
@@ -171,25 +168,15 @@ def fit(args: argparse.Namespace) -> int:
         save_model(model, args.out)
     except ModelFileError as exc:
         raise CommandError(f"--out {args.out}: {exc}") from exc
-    say(args, f"wrote {args.out}/model.json and model.safetensors ({summary})")
+    save_meds_reading(args.out, data)
+    extra = f" and {MEDS_READING_FILE}" if data.kind == "meds" else ""
+    say(args, f"wrote {args.out}/model.json, model.safetensors{extra} ({summary})")
     return 0
 
 
 def _scored(args: argparse.Namespace, model: Any, labelled: bool):
-    """(events, labels or None, where they came from) of the files or of ``--cohort``."""
-    from ..io import read_events, read_labels
-
-    files = ("events", "labels") if labelled else ("events",)
-    cohort = load_named_cohort(args, files)
-    if cohort is not None:
-        return cohort.to_event_set(), cohort.labels, f"{args.cohort} ({args.split})"
-    labels = None
-    if labelled:
-        labels = read_labels(args.labels, column_names(args, model)["stay"], args.label)
-    X = read_events(args.events, column_names(args, model), time_unit=time_unit(args, model),
-                    categorical=args.categorical, fitted_categorical=remembered_categorical(model),
-                    stays=None if labels is None else labels.index)
-    return X, labels, args.events
+    """The input to score (files, ``--meds`` read as the model was fitted, or ``--cohort``)."""
+    return load_input(args, labelled=labelled, model=model, model_dir=args.model)
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -197,9 +184,21 @@ def predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
     model = load_model_folder(args.model)
-    X, _, source = _scored(args, model, labelled=False)
-    say(args, f"{source}: scoring {len(X)} stays")
-    risk = pd.Series(model.predict_proba(X)[:, 1], index=pd.Index(
+    meds_out = args.meds is not None or args.task is not None
+    if meds_out and (args.out == "-" or not args.out.endswith(".parquet")):
+        raise CommandError(f"--out {args.out}: predictions on MEDS data are written in "
+                           "meds-evaluation's format, a parquet file: --out FILE.parquet")
+    data = _scored(args, model, labelled=False)
+    X = data.X
+    say(args, f"{data.source}: scoring {len(X)} stays")
+    probability = model.predict_proba(X)[:, 1]
+    if data.kind == "meds":
+        from ..datasets.meds import write_predictions
+
+        write_predictions(data.cohort, probability, args.out, threshold=args.threshold)
+        say(args, f"wrote {args.out} ({len(X)} predictions, meds-evaluation's format)")
+        return 0
+    risk = pd.Series(probability, index=pd.Index(
         X.stay_ids, name=column_names(args, model)["stay"]), name="risk")
     if args.out == "-":
         risk.to_csv(sys.stdout)
@@ -215,20 +214,34 @@ def evaluate(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate as evaluate_model
 
     model = load_model_folder(args.model)
-    X, labels, source = _scored(args, model, labelled=True)
+    data = _scored(args, model, labelled=True)
+    X, labels, source = data.X, data.labels, data.source
     say(args, f"{source}: scoring {len(X)} stays, {args.n_bootstrap} bootstrap resamples")
-    split = args.split if args.cohort else Path(args.events).name
-    result = evaluate_model(model, X, labels, split=split, out=args.out,
-                            info={"model": str(args.model), "events": str(source),
-                                  "labels": str(args.labels or source)},
-                            n_bootstrap=args.n_bootstrap, random_state=args.seed)
+    split = args.split if data.kind != "files" else Path(args.events).name
+    info = {"model": str(args.model), "events": str(source), "labels": str(args.labels or source)}
+    if data.kind != "meds":
+        result = evaluate_model(model, X, labels, split=split, out=args.out, info=info,
+                                n_bootstrap=args.n_bootstrap, random_state=args.seed)
+    else:  # the same path, keeping the probabilities for meds-evaluation's file
+        from ..datasets.meds import write_predictions
+        from ..evaluation import metrics_result, score, write_evaluation
+        from ..utils import unwrap
+
+        stay_ids, y_true, proba = score(model, X, labels)
+        result = metrics_result(y_true, proba, split=split, info=info,
+                                n_bootstrap=args.n_bootstrap, random_state=args.seed)
+        if args.out:
+            name = type(unwrap(model).final).__name__
+            write_evaluation(args.out, result, stay_ids, y_true, proba, title=f"{name}, {split}")
+            write_predictions(data.cohort, proba, Path(args.out) / "meds_predictions.parquet")
     print(f"{result['n_stays']} stays ({result['n_positive']} positive)")
     for name in ("auprc", "auroc", "accuracy"):
         m = result[name]
         print(f"  {name.upper():<9} {m['value']:.3f}  ({result['confidence']:.0%} CI "
               f"{m['ci_low']:.3f}–{m['ci_high']:.3f})")
     if args.out:
-        say(args, f"wrote {args.out}/metrics.json, predictions.csv, curves.png")
+        extra = ", meds_predictions.parquet" if data.kind == "meds" else ""
+        say(args, f"wrote {args.out}/metrics.json, predictions.csv, curves.png{extra}")
     return 0
 
 
@@ -236,15 +249,11 @@ def add_parsers(sub: Any) -> None:
     """Register ``fit``, ``predict`` and ``evaluate`` on ``sub`` (argparse subparsers)."""
     p = sub.add_parser("fit", help="train on your events and labels, write a model folder",
                        description=fit.__doc__)
-    p.add_argument("events", nargs="?", help="long event table (.csv[.gz] or .parquet): stay, "
-                                             "time, feature, value")
-    p.add_argument("labels", nargs="?", help="label table (.csv or .parquet): stay, label")
     p.add_argument("--out", required=True, help="model folder to write")
-    add_cohort(p, split="train")
+    add_input(p, split="train")
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
                    help=f"registered model to train (default {DEFAULT_MODEL}; also e.g. "
                         "medfuse_paper, random_forest, grud; an unknown name lists them)")
-    add_columns(p, labels=True)
     add_settings(p, "--set max_epochs=10 --set window=2.0")
     p.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
     p.add_argument("--progress", action="store_true", help="a progress bar over each epoch's "
@@ -255,22 +264,21 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("predict", help="risk per stay from a model folder",
                        description=predict.__doc__)
     p.add_argument("model", help="model folder written by `medfuse fit` (or save_model)")
-    p.add_argument("events", nargs="?", help="long event table (.csv[.gz] or .parquet)")
-    p.add_argument("--out", required=True, help="CSV to write (stay, risk); - for stdout")
-    add_cohort(p, split="val")
-    add_columns(p, labels=False)
+    p.add_argument("--out", required=True, help="CSV to write (stay, risk); - for stdout; with "
+                                                "--meds a parquet file in meds-evaluation's format")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="with --meds: predicted_boolean_value is probability >= this (default 0.5)")
+    add_input(p, split="val", labels=False)
     add_common(p)
     p.set_defaults(func=predict)
 
     p = sub.add_parser("evaluate", help="metrics with bootstrap intervals, predictions, curves",
                        description=evaluate.__doc__)
     p.add_argument("model", help="model folder written by `medfuse fit` (or save_model)")
-    p.add_argument("events", nargs="?", help="long event table (.csv[.gz] or .parquet)")
-    p.add_argument("labels", nargs="?", help="label table (.csv or .parquet)")
     p.add_argument("--out", default=None, help="folder for metrics.json, predictions.csv, "
-                                               "curves.png")
-    add_cohort(p, split="val")
-    add_columns(p, labels=True)
+                                               "curves.png (with --meds also "
+                                               "meds_predictions.parquet)")
+    add_input(p, split="val")
     p.add_argument("--n-bootstrap", type=int, default=1000,
                    help="bootstrap resamples of the intervals (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")

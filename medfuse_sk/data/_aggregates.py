@@ -48,7 +48,9 @@ class StayAggregates(TransformerMixin, BaseEstimator):
         events = as_event_set(X)
         table = _long(events)
         numeric = table["category"].isna()
-        self.numeric_features_ = np.array(sorted(map(str, table.loc[numeric, "feature"].unique())))
+        # object arrays of str, as scikit-learn's feature names (and a safe model file) hold them
+        self.numeric_features_ = np.array(sorted(map(str, table.loc[numeric, "feature"].unique())),
+                                          dtype=object)
         cats = table.loc[~numeric]
         # sorted, so that a class's code does not depend on the order of the stays
         self.classes_by_feature_ = {
@@ -56,7 +58,7 @@ class StayAggregates(TransformerMixin, BaseEstimator):
             for f, g in cats.groupby("feature", sort=True)}
         self.feature_names_out_ = np.array(
             [f"{f}_{s}" for f in self.numeric_features_ for s in STATISTICS]
-            + [f"{f}_last" for f in self.classes_by_feature_])
+            + [f"{f}_last" for f in self.classes_by_feature_], dtype=object)
         return self
 
     def transform(self, X: Any) -> np.ndarray:

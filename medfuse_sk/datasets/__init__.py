@@ -18,6 +18,7 @@ from ._registry import (
     register_cohort,
     unregister_cohort,
 )
+from .meds import MEDSCohort, load_meds, register_meds_cohort, write_meds, write_predictions
 from .physionet2012 import ChecksumError, PhysioNet2012, fetch_physionet2012, load_physionet2012, load_sample
 from .physionet2019 import PhysioNet2019, load_physionet2019, load_physionet2019_sample, load_sepsis_cohort
 
@@ -28,6 +29,7 @@ __all__ = [
     "ChecksumError",
     "Cohort",
     "CohortSpec",
+    "MEDSCohort",
     "PhysioNet2012",
     "PhysioNet2019",
     "available_cohorts",
@@ -35,12 +37,16 @@ __all__ = [
     "fetch_physionet2012",
     "get_cohort",
     "load_cohort",
+    "load_meds",
     "load_physionet2012",
     "load_physionet2019",
     "load_physionet2019_sample",
     "load_sample",
     "load_sepsis_cohort",
     "register_cohort",
+    "register_meds_cohort",
     "resolve_data_dir",
     "unregister_cohort",
+    "write_meds",
+    "write_predictions",
 ]

@@ -26,6 +26,16 @@ from ._batching import (
 from ._callbacks import SCHEDULES, PlainPrintLog, WarmupCosine, WarmupCosineLR, WeightAverage
 from ._device import resolve_device
 from ._losses import LOSSES, BinaryLoss
+from ._neural import (
+    GRID_INPUTS,
+    TOKEN_INPUTS,
+    GridDataset,
+    NeuralEventClassifier,
+    grid_arrays,
+    network_docstring,
+    neural_params,
+    register_network,
+)
 from ._registry import (
     ModelSpec,
     available_models,
@@ -41,6 +51,13 @@ from .aggregate import EarlyStoppedXGBClassifier, make_random_forest, make_xgboo
 from .grud import GRUDClassifier, infer_grid_channels, make_grud
 from .medfuse import *  # noqa: F403
 from .medfuse import __all__ as _medfuse_all
+from .mtan import MTANClassifier
+from .raindrop import RaindropClassifier
+from .sand import SAnDClassifier
+from .strats import StratsClassifier
+from .summit import SummitClassifier
+from .tcn import TCNClassifier
+from .transformer import TransformerClassifier
 
 __all__ = ["BaseEventClassifier", "BinaryLoss", "ENV_THREADS", "busy_cores_elsewhere",
            "choose_threads", "chosen_threads", "EarlyStoppedXGBClassifier",
@@ -52,4 +69,8 @@ __all__ = ["BaseEventClassifier", "BinaryLoss", "ENV_THREADS", "busy_cores_elsew
            "make_random_forest", "make_xgboost", "ordered_batches", "register_model",
            "registered_classes", "registered_parameter_classes", "resolve_device",
            "unregister_model",
+           "GRID_INPUTS", "GridDataset", "NeuralEventClassifier", "TOKEN_INPUTS", "grid_arrays",
+           "network_docstring", "neural_params", "register_network",
+           "MTANClassifier", "RaindropClassifier", "SAnDClassifier", "StratsClassifier",
+           "SummitClassifier", "TCNClassifier", "TransformerClassifier",
            *_medfuse_all]

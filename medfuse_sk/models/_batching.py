@@ -128,13 +128,16 @@ def _latest_of_feature(owner: np.ndarray, position: np.ndarray, feature: np.ndar
 
 
 def base_dataset_and_indices(dataset: Dataset) -> tuple[TokenDataset, np.ndarray]:
-    """Unwrap (possibly nested) ``Subset``s down to the TokenDataset and its stay indices."""
+    """Unwrap (possibly nested) ``Subset``s down to the dataset that makes the batches (a
+    TokenDataset, or another with ``lengths`` and ``collate`` such as the grid layout's
+    ``GridDataset``) and its stay indices."""
     indices = np.arange(len(dataset))
     while isinstance(dataset, Subset):
         indices = np.asarray(dataset.indices)[indices]
         dataset = dataset.dataset
-    if not isinstance(dataset, TokenDataset):
-        raise TypeError(f"expected a TokenDataset, got {type(dataset).__name__}")
+    if not (hasattr(dataset, "lengths") and hasattr(dataset, "collate")):
+        raise TypeError(f"expected a TokenDataset (or a dataset with lengths and collate, "
+                        f"such as GridDataset), got {type(dataset).__name__}")
     return dataset, indices
 
 

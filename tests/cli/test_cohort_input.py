@@ -55,7 +55,8 @@ def test_fit_predict_evaluate_read_a_registered_cohort(toy, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["fit", "--out", "x"], "give EVENTS LABELS files, or --cohort NAME (missing: EVENTS LABELS)"),
+    (["fit", "--out", "x"], "give EVENTS LABELS files, --meds DIR --task DIR, or --cohort NAME "
+                            "(missing: EVENTS LABELS)"),
     (["fit", "events.csv", "--cohort", "toy_cli", "--out", "x"], "leave out the file(s) events.csv"),
     (["fit", "--cohort", "toy_clj", "--out", "x"], "no cohort named 'toy_clj' (did you mean 'toy_cli'?)"),
     (["p12", "--cohort", "p13"], "no cohort named 'p13'"),

@@ -7,23 +7,27 @@ where it goes (``"module"``: the network, :class:`MedFuseModule` and :class:`MuF
 its documentation. The estimator's signature, docstring and ``_parameter_constraints``, the
 defaults of the network's building blocks (:data:`DEFAULTS`) and the pre-trainer's network
 defaults are all read from :data:`PARAMS` (the machinery is ``models/_spec.py``), so adding
-a parameter is adding one entry here.
+a parameter is adding one entry here. The parameters every torch network shares (loss,
+optimisation, validation, device, seed, verbosity, tokenizer and a table's columns) are the
+entries of :func:`~medfuse_sk.models.neural_params` with MedFuse's defaults; this module
+writes out only MedFuse's own.
 
 The choice tuples (:data:`FUSIONS`, :data:`POOLINGS`, ...) live here too, so that the modules
 which validate them on their own (for direct use) and the spec name the same options;
-:func:`check_fusion` is the one check of a ``fusion`` value. No torch import here.
+:func:`check_fusion` is the one check of a ``fusion`` value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import dataclasses
 from numbers import Integral, Real
 from typing import Any
 
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._callbacks import SCHEDULES
 from .._losses import LOSSES
+from .._neural import neural_params
 from .._spec import Param, Satisfies
 
 __all__ = ["PARAMS", "DEFAULTS", "FUSIONS", "GATES", "ACTIVATIONS", "KERNELS", "POOLINGS",
@@ -62,19 +66,29 @@ def _fusion_sequence(value: Any) -> bool:
     return not isinstance(value, str) and bool(check_fusion(value))
 
 
-def _torch_device(value: Any) -> bool:
-    import torch
-
-    torch.device(value)
-    return isinstance(value, (str, torch.device))
-
-
 def _positive_int() -> Interval:
     return Interval(Integral, 1, None, closed="left")
 
 
 _SHARE = Interval(Real, 0, 1, closed="left")
 _REAL = Interval(Real, None, None, closed="neither")
+
+#: The shared parameters with MedFuse's defaults (a cosine schedule with warm-up, AdamW's
+#: weight decay, no validation split, the epoch table printed).
+_SHARED: dict[str, Param] = neural_params(
+    "tokens", lr_schedule="cosine", warmup_epochs=1.0, weight_decay=1e-2, patience=5,
+    valid_size=0.0, verbose=1)
+_SHARED["valid_size"] = dataclasses.replace(
+    _SHARED["valid_size"],
+    doc="Share of the training stays held out (stratified) for early stopping when "
+        "``train_split`` is ``\"auto\"``. The default, 0, trains on every stay for "
+        "``max_epochs`` epochs of the schedule (stopping on a small share was noisy: "
+        "docs/p12-report.md, \"Defaults on two cohorts\"). Setting it together with a "
+        "``train_split`` is an error.")
+_SHARED["loss"] = Param("bce", [StrOptions({"bce", "focal"})], "x", kind="str")  # BREAK
+#: The shared parameters written ahead of MedFuse's training options.
+_NETWORK_FIRST = ("loss", "class_weight", "lr", "lr_schedule", "warmup_epochs", "weight_decay",
+                  "max_epochs", "batch_size", "patience")
 
 #: Every parameter of ``MedFuseClassifier`` besides ``module`` and skorch's prefixed ones.
 PARAMS: dict[str, Param] = {
@@ -145,36 +159,9 @@ PARAMS: dict[str, Param] = {
         "indicators and whether they were given join the pooled vector (see "
         ":class:`~medfuse_sk.models.MedFuseModule`). Their tokens stay in the sequence too.",
         kind="bool"),
-    # -- loss ---------------------------------------------------------------------------
-    "loss": Param("bce", [StrOptions(set(LOSSES))],
-                  "Binary cross-entropy, or the focal loss of the authors' code (α 0.5, γ 2).",
-                  kind="{'bce', 'focal'}"),
-    "class_weight": Param(
-        None, [StrOptions({"balanced"}), Interval(Real, 0, None, closed="neither"), None],
-        "Weight of positive stays: \"balanced\" uses ``n_negative / n_positive`` of the "
-        "training stays; a float is used as is.", kind="'balanced', float > 0 or None"),
-    # -- optimisation -------------------------------------------------------------------
-    "lr": Param(1e-3, [Interval(Real, 0, None, closed="neither")],
-                "AdamW learning rate (the peak, when a schedule is used).", to="skorch",
-                kind="float > 0"),
-    "lr_schedule": Param("cosine", [StrOptions(set(SCHEDULES))],
-                         "``\"cosine\"`` decays the learning rate per batch to 0 at "
-                         "``max_epochs``.", kind="{'constant', 'cosine'}"),
-    "warmup_epochs": Param(1.0, [Interval(Real, 0, None, closed="left")],
-                           "Linear warm-up of the learning rate over this many epochs.",
-                           kind="float >= 0"),
-    "weight_decay": Param(1e-2, [Interval(Real, 0, None, closed="left")], "AdamW weight decay.",
-                          kind="float >= 0"),
-    "max_epochs": Param(20, [_positive_int()], "Most epochs to train.", to="skorch", kind="int"),
-    "batch_size": Param(64, [_positive_int()],
-                        "Stays per batch; batches group stays of similar length.", to="skorch",
-                        kind="int"),
-    "patience": Param(
-        5, [_positive_int(), None],
-        "Early stopping: epochs without a better validation AUPRC. ``None``: no stopping "
-        "(the best epoch's weights are still kept when there is a validation split). The "
-        "one way to set it (``callbacks__early_stopping__patience`` is refused).",
-        kind="int or None"),
+    # -- loss and optimisation (shared) --------------------------------------------------
+    **{name: _SHARED[name] for name in _NETWORK_FIRST},
+    # -- MedFuse's training options (the base reads weight_averaging and token_dropout) ---
     "n_models": Param(
         1, [_positive_int()],
         "Train this many independently initialised networks side by side (a deep ensemble: "
@@ -188,49 +175,8 @@ PARAMS: dict[str, Param] = {
         0.1, [_SHARE],
         "Training augmentation: each epoch, every token is left out with this probability "
         "(a stay keeps at least its last token).", kind="float in [0, 1)"),
-    "valid_size": Param(
-        0.0, [_SHARE],
-        "Share of the training stays held out (stratified) for early stopping when "
-        "``train_split`` is ``\"auto\"``. The default, 0, trains on every stay for "
-        "``max_epochs`` epochs of the schedule (stopping on a small share was noisy: "
-        "docs/p12-report.md, \"Defaults on two cohorts\"). Setting it together with a "
-        "``train_split`` is an error.", kind="float in [0, 1)"),
-    "train_split": Param(
-        "auto", [StrOptions({"auto"}), callable, None],
-        "``\"auto\"``: the ``valid_size`` split; else any skorch split (e.g. "
-        "``skorch.helper.predefined_split``), or None for no validation.", to="skorch",
-        kind="'auto', callable or None"),
-    # -- machinery ----------------------------------------------------------------------
-    "device": Param(
-        "auto", [StrOptions({"auto"}), Satisfies(_torch_device, "a torch device name or torch.device")],
-        "Where the network runs. ``\"auto\"``: CUDA when torch sees a GPU, else the CPU, decided "
-        "at ``fit`` (the fitted ``device_`` says which).", to="skorch",
-        kind="'auto', str or torch.device"),
-    "random_state": Param(
-        None, [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
-        "Seeds this estimator's weights, validation split, batch order and dropout without "
-        "touching the process's global RNG. ``None``: a seed drawn from torch's global "
-        "generator (so ``torch.manual_seed`` makes it reproducible).", kind="int or None"),
-    "verbose": Param(1, ["verbose"], "1 prints skorch's epoch table; 0 is silent.",
-                     to="skorch", kind="int"),
-    # -- input --------------------------------------------------------------------------
-    "tokenizer": Param(None, [HasMethods(["fit", "transform"]), None],
-                       "Used when ``fit`` receives events; ``None`` means ``EventTokenizer()``.",
-                       kind="EventTokenizer or None"),
-    "stay": Param("stay_id", [Hashable], "Stay column of a long table.", kind="str"),
-    "time": Param("time", [Hashable], "Time column of a long table.", kind="str"),
-    "time_unit": Param(
-        "h", [StrOptions({"h", "min", "s", "d"})],  # medfuse_sk.data.TIME_UNITS
-        "Unit of a long table's numeric times: hours, minutes, seconds or days (timedeltas "
-        "and datetimes need none). Times are converted to hours, so the tokenizer's "
-        "``window`` and ``horizon`` are hours whatever the unit; a time column whose name "
-        "says another unit (``minute``, ``time_s`` ...) is an error. Saved with the model "
-        "and applied at prediction.", kind="{'h', 'min', 's', 'd'}"),
-    "feature": Param("feature", [Hashable], "Feature column of a long table.", kind="str"),
-    "value": Param("value", [Hashable], "Value column of a long table.", kind="str"),
-    "categorical": Param(None, ["array-like", None],
-                         "Categorical features of a long table (otherwise inferred, see "
-                         "``EventSet``).", kind="sequence of feature names or None"),
+    # -- validation, machinery, input (shared) --------------------------------------------
+    **{name: p for name, p in _SHARED.items() if name not in _NETWORK_FIRST},
 }
 
 #: Defaults of the network's building blocks (``MedFuseModule``, ``MuFuseEmbedding``).
