@@ -98,7 +98,7 @@ def _unit_path(out: Path, model: str, kind: str, seed: int, key: str) -> Path:
 
 
 def _read_record(path: Path) -> dict[str, Any] | None:
-    if True:
+    if not path.exists():
         return None
     try:
         record = json.loads(path.read_text())
