@@ -220,13 +220,14 @@ class _AveragedTokensNet(_TokensNet):
 
 
 def test_weight_averaging_and_token_dropout_come_with_the_tables_entries():
-    X, y = task(60)
-    model = _AveragedTokensNet(random_state=0).fit(X, y)
+    X, y = task(40)
+    quick = dict(random_state=0, max_epochs=1, valid_size=0.0)
+    model = _AveragedTokensNet(**quick).fit(X, y)
     assert "weight_averaging" in dict(model.callbacks_)
     dataset = model.get_dataset(model.transform_tokens(X))
     assert isinstance(model.get_iterator(dataset, training=True).collate_fn, TokenDropoutCollate)
     assert not isinstance(model.get_iterator(dataset).collate_fn, TokenDropoutCollate)
-    plain = _TokensNet(random_state=0).fit(X, y)
+    plain = _TokensNet(**quick).fit(X, y)
     assert "weight_averaging" not in dict(plain.callbacks_)
     assert not isinstance(plain.get_iterator(dataset, training=True).collate_fn,
                           TokenDropoutCollate)

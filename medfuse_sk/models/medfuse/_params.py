@@ -85,7 +85,6 @@ _SHARED["valid_size"] = dataclasses.replace(
         "``max_epochs`` epochs of the schedule (stopping on a small share was noisy: "
         "docs/p12-report.md, \"Defaults on two cohorts\"). Setting it together with a "
         "``train_split`` is an error.")
-_SHARED["loss"] = Param("bce", [StrOptions({"bce", "focal"})], "x", kind="str")  # BREAK
 #: The shared parameters written ahead of MedFuse's training options.
 _NETWORK_FIRST = ("loss", "class_weight", "lr", "lr_schedule", "warmup_epochs", "weight_decay",
                   "max_epochs", "batch_size", "patience")
