@@ -32,8 +32,9 @@ class SensorPropagation(nn.Module):
     ``v`` (``r_v`` a learned sensor embedding, ``p^t`` the time encoding); the new embedding
     is ``h'^t_v = ReLU(Σ_u message)``. The paper writes a sigmoid for ``α``; its released code
     (built on PyG's attention convolution) normalises over each target's incoming edges, as
-    here. Self-edges ``v → v`` are in the graph, so an observed sensor keeps its own content;
-    an unobserved one is filled from its observed neighbours.
+    here. Self-edges ``v → v`` are in the graph; a target without an observed source over a
+    kept edge receives nothing (0). :class:`RaindropModule` adds this output to each sensor's
+    own embedding.
 
     ``forward`` takes ``keep`` (B, S, S) bool, ``keep[b, u, v]`` whether the edge ``u → v`` is
     still in stay ``b``'s graph (Raindrop prunes the weakest edges between layers), and returns
@@ -102,10 +103,20 @@ class RaindropModule(nn.Module):
 
     1. Observation embedding ``h^t_u = ReLU(x^t_u R_u)`` (``d_ob`` wide, sensor-specific
        ``R_u``), 0 where unobserved.
-    2. ``n_propagation`` :class:`SensorPropagation` layers at every step. The stay's graph
-       starts complete; after each layer every edge's weight is multiplied by its mean
-       attention, and the ``edge_prune`` share of the stay's weakest edges (self-edges
-       excepted) leaves the graph of the next layer.
+    2. ``n_propagation`` :class:`SensorPropagation` layers at every step, each added to the
+       embeddings it reads (``h ← h + ReLU(Σ_u α_uv h_u w_u w_vᵀ)``): an observed sensor keeps
+       its own embedding and gains its neighbours' messages, an unobserved one holds the
+       messages only. The stay's graph starts complete; after each layer every edge's weight
+       is multiplied by its mean attention, and the ``edge_prune`` share of the stay's weakest
+       edges (self-edges excepted) leaves the graph of the next layer.
+
+       The sum is ours, not the paper's equation: with the messages alone, each layer mixes
+       a target's sources through scalars ``h_u · w_u`` and at initialisation shrinks the
+       embeddings about a hundredfold (on P12: RMS 0.09 → 1e-3 → 1e-5 after two layers,
+       against a time encoding of RMS 0.7), so the network started blind to its input and
+       stayed at the base rate on P12 (validation AUROC 0.48–0.53 over 4 epochs); with the
+       sum it reached 0.82 in 3. The released code keeps a sensor's own content too: its
+       propagation computes each sensor's output from that sensor's own series.
     3. Per step, all sensors' embeddings ``‖`` the time encoding (Raindrop's: ``sin, cos`` of
        ``t / n_steps^(k / (d_pe/2 − 1))``) form one token; a Transformer encoder runs over the
        steps at which anything was observed, and their mean is classified by an MLP.
@@ -182,7 +193,8 @@ class RaindropModule(nn.Module):
         keep = torch.ones(B, S, S, dtype=torch.bool, device=h.device)
         weight = torch.ones(B, S, S, dtype=h.dtype, device=h.device)
         for i, layer in enumerate(self.propagation):
-            h, mean_alpha = layer(h, observed, pe, None if i == 0 else keep)
+            messages, mean_alpha = layer(h, observed, pe, None if i == 0 else keep)
+            h = h + messages
             weight = weight * mean_alpha * keep
             if i + 1 < len(self.propagation):
                 keep = self._prune(weight.detach(), keep)
