@@ -36,3 +36,28 @@ def test_each_public_face_exports_what_it_lists(sub):
     missing = [n for n in names if not hasattr(module, n)]
     assert not missing, missing
     assert len(set(names)) == len(names), "a name listed twice"
+
+
+#: Run in a fresh interpreter: what importing the parts without a network loads.
+_LAZY_TORCH = """
+import sys
+import medfuse_sk, medfuse_sk.datasets.meds, medfuse_sk.datasets.meds._shards
+print("torch" in sys.modules, "MedFuseClassifier" in dir(medfuse_sk))
+"""
+
+
+def test_the_top_level_imports_torch_only_when_the_network_is_asked_for():
+    """MEDS shard workers import ``medfuse_sk.datasets.meds`` in each process: torch (seconds
+    a process) comes in only with ``MedFuseClassifier`` (PEP 562's module ``__getattr__``; the
+    tests above get it from ``medfuse_sk``)."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _LAZY_TORCH], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "True"]  # no torch; the lazy name is listed
+    assert set(medfuse_sk.__all__) <= set(dir(medfuse_sk))
+    with pytest.raises(AttributeError, match="has no attribute 'MedFuseClasifier'"):
+        medfuse_sk.MedFuseClasifier  # noqa: B018

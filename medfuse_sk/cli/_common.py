@@ -192,10 +192,7 @@ def load_named_cohort(args: argparse.Namespace, files: Iterable[str]):
     checks that exactly one input was given (``files``: the positional file arguments)."""
     if getattr(args, "meds", None) is not None or getattr(args, "task", None) is not None:
         _check_input_choice(args, tuple(files))
-        from ..datasets.meds import load_meds
-
-        return load_meds(args.meds, args.task, split=args.split,
-                         n_jobs=getattr(args, "read_jobs", 1), **_meds_kwargs(args, None))
+        return _read_meds(args, args.split, None)
     given = [f for f in files if getattr(args, f, None) is not None]
     if args.cohort is not None and getattr(args, "time_unit", None) is not None:
         raise CommandError(f"--cohort {args.cohort} reads its own events, timed in hours; leave "
@@ -225,7 +222,9 @@ def load_named_cohort(args: argparse.Namespace, files: Iterable[str]):
 #: The file in a model folder that holds how ``fit`` read a MEDS dataset (options and the
 #: fitted vocabulary), so that ``predict`` and ``evaluate`` read another split the same way.
 MEDS_READING_FILE = "meds.json"
-_MEDS_OPTIONS = ("lookback", "exclude", "min_count", "max_features")
+_MEDS_OPTIONS = ("lookback", "exclude", "min_count", "max_features", "dask")
+#: Seconds ``--dask`` waits for its scheduler to answer.
+DASK_TIMEOUT = 20.0
 
 
 @dataclass
@@ -270,7 +269,8 @@ def add_input(parser: argparse.ArgumentParser, *, split: str, labels: bool = Tru
               positionals: bool = True) -> None:
     """Add the input options of every command that reads data (INTERFACES.md): ``EVENTS
     [LABELS]`` positionals, or ``--meds DIR --task DIR`` (a MEDS dataset and a task, with
-    ``--lookback``, ``--exclude``, ``--min-count``, ``--max-features``, ``--read-jobs``), or
+    ``--lookback``, ``--exclude``, ``--min-count``, ``--max-features``, ``--read-jobs``,
+    ``--dask ADDRESS``), or
     ``--cohort NAME`` (``--data DIR``); ``--split NAME`` for the last two; and the column
     options (``--stay --time --feature --value [--label] --time-unit --categorical``).
 
@@ -317,6 +317,10 @@ def add_input(parser: argparse.ArgumentParser, *, split: str, labels: bool = Tru
                        help="keep the N most frequent codes of the training split (default all)")
     group.add_argument("--read-jobs", type=int, default=1, metavar="N",
                        help="processes preparing the MEDS shards (default 1)")
+    group.add_argument("--dask", default=None, metavar="ADDRESS",
+                       help="prepare the MEDS shards on this Dask cluster instead: its "
+                            "scheduler's address (e.g. tcp://10.0.0.5:8786); its workers need "
+                            "medfuse-sk and the dataset's folder at the same path")
     add_columns(parser, labels=labels)
 
 
@@ -376,6 +380,43 @@ def _meds_kwargs(args: argparse.Namespace, reading: dict[str, Any] | None) -> di
             "label": reading.get("label"), "sample_ids": reading.get("sample_ids", "auto")}
 
 
+def _read_meds(args: argparse.Namespace, split: Any, reading: dict[str, Any] | None):
+    """``load_meds`` with the command's options (``reading``: a model folder's): the shards
+    prepared here (``--read-jobs`` processes) or on the Dask cluster of ``--dask``."""
+    from ..datasets.meds import load_meds
+
+    kwargs = _meds_kwargs(args, reading)
+    address = getattr(args, "dask", None)
+    jobs = getattr(args, "read_jobs", 1)
+    if address is None:
+        return load_meds(args.meds, args.task, split=split, n_jobs=jobs, **kwargs)
+    if jobs != 1:
+        raise CommandError(f"--read-jobs {jobs} and --dask {address}: the cluster's workers "
+                           "prepare the shards; leave out --read-jobs")
+    with _dask_client(address) as client:
+        workers = len(client.scheduler_info().get("workers", {}))
+        say(args, f"preparing the MEDS shards on the Dask cluster at {address} "
+                  f"({workers} worker{'s' * (workers != 1)})")
+        return load_meds(args.meds, args.task, split=split, client=client, **kwargs)
+
+
+def _dask_client(address: str):
+    """A ``distributed.Client`` of the scheduler at ``address`` (not made the default one)."""
+    from ..utils import install_hint
+
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise CommandError(f"--dask needs the dask.distributed package: "
+                           f"{install_hint('dask')}") from exc
+    try:
+        return Client(address, timeout=DASK_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CommandError(f"--dask {address}: no Dask scheduler answered there within "
+                           f"{DASK_TIMEOUT:g} s ({' '.join(str(exc).split())}); give the address "
+                           "`dask scheduler` prints (tcp://HOST:8786)") from exc
+
+
 def read_meds_reading(model_dir: str | Path | None) -> dict[str, Any] | None:
     """The MEDS reading a model folder keeps (:data:`MEDS_READING_FILE`), or None."""
     if model_dir is None:
@@ -430,10 +471,7 @@ def load_input(args: argparse.Namespace, *, labelled: bool = True, model: Any = 
     kind = _check_input_choice(args, files)
     split = args.split if split is None else split
     if kind == "meds":
-        from ..datasets.meds import load_meds
-
-        cohort = load_meds(args.meds, args.task, split=split, n_jobs=args.read_jobs,
-                           **_meds_kwargs(args, read_meds_reading(model_dir)))
+        cohort = _read_meds(args, split, read_meds_reading(model_dir))
         shown = split if isinstance(split, str) else "+".join(split)
         return Input(cohort.to_event_set(), cohort.labels if labelled else None,
                      f"MEDS {args.meds}, task {args.task} ({shown})", "meds", cohort, split)

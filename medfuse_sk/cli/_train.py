@@ -5,7 +5,10 @@ DIR``), or a registered cohort (``--cohort p12 --split train``): :func:`._common
 
 - ``medfuse fit EVENTS LABELS [--model NAME] [--set KEY=VALUE ...] --out DIR``: train any
   registered model (default ``medfuse``) and write a safe model folder
-  (:func:`medfuse_sk.io.save_model`).
+  (:func:`medfuse_sk.io.save_model`). ``--set`` names a parameter of the model — of a
+  Pipeline or an ensemble (``xgboost``, ``random_forest``, ``medfuse_recommended``, ...): of its
+  factory or of an estimator inside, which its factory passes it to — checked before any data
+  are read; ``--seed`` reaches every ``random_state`` inside (a model without one says so).
 - ``medfuse predict DIR EVENTS --out risk.csv``: one risk per stay; with ``--meds DIR --task
   DIR --split held_out --out predictions.parquet``, meds-evaluation's format (the label columns,
   ``predicted_boolean_value``, ``predicted_boolean_probability``).
@@ -22,6 +25,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,8 @@ __all__ = ["add_parsers", "fit", "predict", "evaluate"]
 
 #: The registry name of the model ``medfuse fit`` trains without ``--model``.
 DEFAULT_MODEL = "medfuse"
+#: The seed of ``medfuse fit`` without ``--seed``.
+DEFAULT_SEED = 0
 #: Parameters set through their own options, not ``--set``.
 _OWN_OPTIONS = (*COLUMN_ROLES, "time_unit", "categorical", "tokenizer")
 
@@ -68,33 +74,132 @@ def _registered(name: str) -> Any:
         raise CommandError(f"--model {name}: {exc}") from exc
 
 
+def _composite(model: Any) -> bool:
+    """A Pipeline or a voting/stacking ensemble: its factory passes keywords on to the
+    estimators inside, so its own parameters are not what ``--set`` names."""
+    from sklearn.ensemble import StackingClassifier, VotingClassifier
+    from sklearn.pipeline import Pipeline
+
+    return isinstance(model, (Pipeline, VotingClassifier, StackingClassifier))
+
+
+@dataclass
+class _Keywords:
+    """How the keywords of ``--set``, ``--seed`` and the column options reach a registered
+    model: by its factory (``create_model(name, **keywords)``).
+
+    ``direct``: the keywords the model takes for sure — a plain estimator's own parameters
+    (its factory builds it from them), else the names its factory's signature spells out;
+    ``passes_on``: whether a composite model's factory takes other keywords too (``**params``,
+    which it hands to the estimators inside); ``groups``: title → the keys ``--set`` may name
+    (the factory's, then those of each estimator inside, by their own short names);
+    ``tokenizer``: the EventTokenizer keys of a model whose ``tokenizer`` parameter the
+    command builds.
+    """
+
+    direct: set[str]
+    passes_on: bool
+    groups: dict[str, set[str]]
+    tokenizer: set[str]
+
+
+def _keywords(name: str, default: Any) -> _Keywords:
+    """What ``--set`` may name for the registered model ``name`` (``default``: as its factory
+    builds it without keywords)."""
+    import inspect
+
+    from ..data import EventTokenizer
+    from ..models import get_model
+    from ..utils import find_estimators
+
+    def settable(keys: Any) -> set[str]:
+        return {k for k in keys if not k.startswith("_") and k not in _OWN_OPTIONS}
+
+    own = default.get_params(deep=False)
+    if not _composite(default):
+        groups = {f"the {name} model's parameters": settable(own)}
+        tokenizer: set[str] = set()
+        if "tokenizer" in own:
+            tokenizer = set(EventTokenizer().get_params(deep=False))
+            groups["its tokenizer's"] = tokenizer
+        return _Keywords(set(own), False, groups, tokenizer)
+    try:
+        signature = inspect.signature(get_model(name).factory).parameters.values()
+    except (TypeError, ValueError):  # a factory without a signature: it may take anything
+        signature = []
+    named = {p.name for p in signature
+             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+    passes_on = not signature or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature)
+    groups = {f"the {name} model's": settable(named)}
+    inside = find_estimators(default, lambda est: not _composite(est))
+    for path, est in inside:
+        keys = settable(k.rsplit("__", 1)[-1] for k in est.get_params(deep=True))
+        if keys:
+            where = f" {path[:-1]}" if path else ""
+            groups[f"its{where} ({type(est).__name__})"] = keys
+    return _Keywords(named, passes_on, groups, set())
+
+
 def _configuration(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """(tokenizer parameters, model parameters) from --config and --set, every key checked
-    against the chosen model's parameters (and the tokenizer's, for a model that takes one)
-    before any data are read."""
-    from ..data import EventTokenizer
-
+    against the chosen model's parameters (and the tokenizer's, for a model that takes one;
+    for a Pipeline or an ensemble, those of its factory and of the estimators inside) before
+    any data are read."""
     config, source = read_config(args)
     for key in config:
         if key in _OWN_OPTIONS and key != "tokenizer":
             raise CommandError(f"{source[key]}: {key} has its own option: --"
                                f"{key.replace('_', '-')} ...")
-    default = _registered(args.model)
-    params = {k for k in default.get_params(deep=False)
-              if not k.startswith("_") and k not in _OWN_OPTIONS}
-    groups = {f"the {args.model} model's parameters": params}
-    tokenizer_keys: set[str] = set()
-    if "tokenizer" in default.get_params(deep=False):
-        tokenizer_keys = set(EventTokenizer().get_params(deep=False))
-        groups["its tokenizer's"] = tokenizer_keys
-    check_keys(config, source, groups)
-    tokenizer = {k: v for k, v in config.items() if k in tokenizer_keys and k not in params}
+    keywords = _keywords(args.model, _registered(args.model))
+    check_keys(config, source, keywords.groups)
+    model_keys = set().union(*(keys for title, keys in keywords.groups.items()
+                               if title != "its tokenizer's"))
+    tokenizer = {k: v for k, v in config.items() if k in keywords.tokenizer and k not in model_keys}
     return tokenizer, {k: v for k, v in config.items() if k not in tokenizer}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether a parameter holds the value given (a factory may turn a list into a tuple)."""
+    if a is b:
+        return True
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    try:
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):  # True is 1, 2 is 2.0
+            return a == b
+        return type(a) is type(b) and bool(a == b)
+    except (TypeError, ValueError):  # arrays and other values without one truth value
+        return False
+
+
+def _holders(model: Any, key: str) -> dict[str, Any]:
+    """``model.get_params(deep=True)``'s entries that are the parameter ``key`` of the model
+    or of an estimator inside it (``key`` itself or ``...__key``)."""
+    return {k: v for k, v in model.get_params(deep=True).items()
+            if k == key or k.endswith(f"__{key}")}
+
+
+def _same_settings(a: Any, b: Any) -> bool:
+    """Whether two models hold the same parameters, estimators inside compared by theirs."""
+    from sklearn.base import BaseEstimator
+
+    def plain(model: Any) -> dict[str, Any]:
+        def holds_estimator(value: Any) -> bool:
+            if isinstance(value, (list, tuple)):
+                return any(holds_estimator(v) for v in value)
+            return isinstance(value, BaseEstimator)
+
+        return {k: v for k, v in model.get_params(deep=True).items() if not holds_estimator(v)}
+
+    pa, pb = plain(a), plain(b)
+    return pa.keys() == pb.keys() and all(_same(pa[k], pb[k]) for k in pa)
 
 
 def _build(args: argparse.Namespace, tokenizer_params: dict[str, Any],
            params: dict[str, Any]) -> Any:
-    """The chosen registered model with the command's columns, seed and settings."""
+    """The chosen registered model with the command's columns, seed and settings, built by its
+    factory; a setting that reaches no estimator of the model is an error, a seed that reaches
+    none a note (nothing given is silently ignored)."""
     from ..data import EventTokenizer
     from ..distributed import DataParallelMixin
     from ..models import create_model
@@ -103,14 +208,45 @@ def _build(args: argparse.Namespace, tokenizer_params: dict[str, Any],
     name = args.model
     if _several_processes() and name == DEFAULT_MODEL:
         name = "medfuse_distributed"
-    accepted = set(_registered(name).get_params(deep=False))
-    given = {"random_state": args.seed, "verbose": 0 if args.quiet else 1,
+    default = _registered(name)
+    keywords = _keywords(name, default)
+    seed = DEFAULT_SEED if args.seed is None else args.seed
+    given = {"random_state": seed, "verbose": 0 if args.quiet else 1,
              **{role: column for role, column in column_names(args).items()},
              "time_unit": time_unit(args), "categorical": args.categorical}
-    kwargs = {k: v for k, v in given.items() if k in accepted}
-    if "tokenizer" in accepted:
-        kwargs["tokenizer"] = EventTokenizer(**tokenizer_params)
-    model = create_model(name, **{**kwargs, **params})
+    kwargs = {k: v for k, v in given.items() if k in keywords.direct}
+    if keywords.tokenizer:  # the model's own tokenizer (a recipe's), under the keys given
+        own = default.get_params(deep=False)["tokenizer"]
+        base = own.get_params(deep=False) if isinstance(own, EventTokenizer) else {}
+        kwargs["tokenizer"] = EventTokenizer(**{**base, **tokenizer_params})
+    refused = [k for k in params if k not in keywords.direct and not keywords.passes_on]
+    if refused:
+        raise CommandError(f"--set {refused[0]}: the {args.model} model's factory does not take "
+                           f"it (it takes {', '.join(sorted(keywords.direct)) or 'nothing'})")
+    try:
+        model = create_model(name, **{**kwargs, **params})
+    except TypeError as exc:  # a keyword the factory handed to an estimator that has no such
+        raise CommandError(f"--set: the {args.model} model cannot take "
+                           f"{', '.join(f'{k}={v!r}' for k, v in params.items())}: {exc}") from exc
+    for key, value in params.items():
+        if any(_same(v, value) for v in _holders(model, key).values()):
+            continue  # an estimator inside holds the value given
+        # or the factory turned it into something else (a recipe's n_jobs=1: no parallel
+        # parts): the model differs from the one built without it
+        without = create_model(name, **kwargs, **{k: v for k, v in params.items() if k != key})
+        if not _same_settings(model, without):
+            continue
+        raise CommandError(f"--set {key}={value!r}: the {args.model} model's factory did not "
+                           "pass it to any estimator inside the model; set it through the "
+                           "parameter of the estimator that holds it")
+    if "random_state" not in params:
+        seeds = _holders(model, "random_state")
+        if not any(_same(v, seed) for v in seeds.values()):
+            if seeds:  # a factory that does not take the seed: every estimator inside gets it
+                model.set_params(**dict.fromkeys(seeds, seed))
+            elif args.seed is not None:
+                print(f"[medfuse {args.command}] --seed {args.seed}: the {args.model} model has "
+                      "no random_state; the seed is not used", file=sys.stderr, flush=True)
     # the estimators inside an ensemble or a Pipeline that read long tables remember the
     # columns and the time unit given, so that predict reads a table as fit did
     explicit = {k: getattr(args, k) for k in (*COLUMN_ROLES, "time_unit", "categorical")
@@ -255,7 +391,9 @@ def add_parsers(sub: Any) -> None:
                    help=f"registered model to train (default {DEFAULT_MODEL}; also e.g. "
                         "medfuse_paper, random_forest, grud; an unknown name lists them)")
     add_settings(p, "--set max_epochs=10 --set window=2.0")
-    p.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"random_state of the model and of the estimators inside it (a "
+                        f"Pipeline's steps, an ensemble's members; default {DEFAULT_SEED})")
     p.add_argument("--progress", action="store_true", help="a progress bar over each epoch's "
                                                            "batches")
     add_common(p, quiet="no epoch table, no progress lines")

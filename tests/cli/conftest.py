@@ -11,6 +11,13 @@ FIT_SETTINGS = ["--set", "max_epochs=2", "--set", "d_model=16", "--set", "n_head
 
 
 @pytest.fixture(scope="session")
+def fit_settings():
+    """:data:`FIT_SETTINGS` for the test modules (``from conftest import`` would get whichever
+    ``conftest.py`` pytest imported last when several folders are collected)."""
+    return FIT_SETTINGS
+
+
+@pytest.fixture(scope="session")
 def files(tmp_path_factory):
     """The sample written as a user would have it: train events CSV, held-out events parquet."""
     from medfuse_sk.datasets import load_sample

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import FIT_SETTINGS
 
 from medfuse_sk.cli import main
 from medfuse_sk.datasets import load_sample
@@ -29,10 +28,10 @@ def p12_meds(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def meds_model(p12_meds, tmp_path_factory):
+def meds_model(p12_meds, tmp_path_factory, fit_settings):
     out = tmp_path_factory.mktemp("meds_model") / "model"
     main(["fit", "--meds", str(p12_meds.data_dir), "--task", str(p12_meds.task_dir), "--out",
-          str(out), "--lookback", "48", "--quiet", *FIT_SETTINGS, "--set", "max_epochs=1"])
+          str(out), "--lookback", "48", "--quiet", *fit_settings, "--set", "max_epochs=1"])
     return out
 
 
@@ -145,3 +144,60 @@ def test_add_input_and_load_input_give_any_command_the_three_inputs(p12_meds, fi
                                           "--stay", "icustay", "--feature", "variable"]))
     assert table.kind == "files" and table.cohort is None and table.meds_reading is None
     assert len(table.labels) == len(table.X) == 200
+
+
+@pytest.fixture(scope="module")
+def dask_address():
+    """A small local Dask cluster (one worker thread) reached by its TCP address."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  protocol="tcp", dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_dask_prepares_the_shards_on_a_cluster_for_fit_predict_and_evaluate(
+        p12_meds, dask_address, tmp_path):
+    import distributed
+
+    common = [*_args(p12_meds), "--lookback", "48", "--quiet"]
+    with distributed.Client(dask_address, set_as_default=False) as watcher, \
+            distributed.get_task_stream(watcher) as tasks:
+        main(["fit", *common, "--model", "logistic_regression", "--dask", dask_address,
+              "--out", str(tmp_path / "remote")])
+        main(["predict", str(tmp_path / "remote"), *_args(p12_meds), "--split", "tuning",
+              "--dask", dask_address, "--out", str(tmp_path / "remote.parquet"), "--quiet"])
+        main(["evaluate", str(tmp_path / "remote"), *_args(p12_meds), "--split", "tuning",
+              "--dask", dask_address, "--n-bootstrap", "10", "--out", str(tmp_path / "eval"),
+              "--quiet"])
+    shards = [t for t in tasks.data if "prepare_shard" in str(t["key"])]
+    assert len(shards) >= 3  # a task per shard read, on each of the three commands
+    # the same model and predictions as the shards prepared here
+    main(["fit", *common, "--model", "logistic_regression", "--out", str(tmp_path / "local")])
+    assert (tmp_path / "remote" / "model.json").read_text().split('"weights"')[1] == \
+        (tmp_path / "local" / "model.json").read_text().split('"weights"')[1]
+    main(["predict", str(tmp_path / "local"), *_args(p12_meds), "--split", "tuning",
+          "--out", str(tmp_path / "local.parquet"), "--quiet"])
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "remote.parquet"),
+                                  pd.read_parquet(tmp_path / "local.parquet"))
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["n_stays"] == 80
+
+
+def test_dask_errors_are_one_line(p12_meds, tmp_path, capsys, monkeypatch):
+    from medfuse_sk.cli import _common
+
+    monkeypatch.setattr(_common, "DASK_TIMEOUT", 0.5)
+    cases = [
+        (["e.csv", "l.csv", "--dask", "tcp://127.0.0.1:1"],
+         "--dask apply to --meds DIR --task DIR only"),
+        ([*_args(p12_meds), "--read-jobs", "2", "--dask", "tcp://127.0.0.1:1"],
+         "--read-jobs 2 and --dask tcp://127.0.0.1:1: the cluster's workers prepare the shards"),
+        ([*_args(p12_meds), "--dask", "tcp://127.0.0.1:1"],
+         "--dask tcp://127.0.0.1:1: no Dask scheduler answered there within 0.5 s"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["fit", *argv, "--model", "logistic_regression", "--out", str(tmp_path / "m"),
+                  "--quiet"])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and err.count("\n") == 1, err
+        assert message in err, err

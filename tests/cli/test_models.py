@@ -8,6 +8,7 @@ import pytest
 from synthetic import event_count_classifier
 
 from medfuse_sk.cli import main
+from medfuse_sk.data import EventSet
 from medfuse_sk.models import register_model, unregister_model
 
 EventCountClassifier = event_count_classifier()
@@ -90,15 +91,140 @@ def test_settings_are_checked_against_the_chosen_model_before_any_data(
     assert f"config file {config}: unknown parameter 'd_modle'; did you mean 'd_model'?" in err
 
 
-def test_unknown_and_unsaveable_models_fail_before_any_data(files, tmp_path, capsys):
+def _plain_sklearn(random_state=0, **params):
+    """A registered Pipeline of plain scikit-learn steps: it cannot be saved as a safe model
+    folder, and its factory drops every keyword but the seed."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from medfuse_sk.data import StayAggregates
+
+    return make_pipeline(StayAggregates(), LogisticRegression(random_state=random_state))
+
+
+@pytest.fixture
+def plain_sklearn_model():
+    register_model("plain_sklearn", _plain_sklearn)
+    yield "plain_sklearn"
+    unregister_model("plain_sklearn")
+
+
+def test_unknown_and_unsaveable_models_fail_before_any_data(files, tmp_path, capsys,
+                                                            plain_sklearn_model):
     absent = str(tmp_path / "absent.csv")
     labels, out = str(files / "labels.csv"), str(tmp_path / "m")
     err = _error(["fit", absent, labels, "--out", out, "--model", "medfus"], capsys)
     assert "--model: no model named 'medfus' (did you mean 'medfuse'?)" in err
     assert "random_forest" in err  # the registered names are listed
-    err = _error(["fit", absent, labels, "--out", out, "--model", "random_forest"], capsys)
-    assert "--model random_forest: cannot be written as a model folder" in err
+    err = _error(["fit", absent, labels, "--out", out, "--model", plain_sklearn_model], capsys)
+    assert "--model plain_sklearn: cannot be written as a model folder" in err
+    assert "LogisticRegression" in err
     assert not (tmp_path / "m").exists()
+
+
+#: For each Pipeline model: settings that reach its steps (the last, and another where the
+#: factory routes it) and keep the fit small.
+PIPELINE_SETTINGS = {
+    "xgboost": {"n_estimators": 20, "max_depth": 3},
+    "random_forest": {"n_estimators": 10, "min_samples_leaf": 3, "strategy": "mean"},
+    "logistic_regression": {"C": 0.1, "clip": 3.0},
+    "lightgbm": {"n_estimators": 20, "num_leaves": 7},
+}
+
+
+@pytest.mark.parametrize("name", list(PIPELINE_SETTINGS))
+def test_settings_and_seed_reach_the_steps_of_pipeline_models(name, files, tmp_path):
+    from medfuse_sk.io import load_model
+
+    out = tmp_path / name
+    settings = PIPELINE_SETTINGS[name]
+    main(["fit", str(files / "events.csv.gz"), str(files / "labels.csv"), "--out", str(out),
+          "--model", name, "--stay", "icustay", "--feature", "variable", "--seed", "7",
+          *[f"--set={k}={v!r}" for k, v in settings.items()], "--quiet"])
+    steps = dict(json.loads((out / "model.json").read_text())["model"]["steps"])
+    params = [step["params"] for step in steps.values()]
+    for key, value in settings.items():
+        assert value in [p[key] for p in params if key in p], (key, params)
+    seeds = [p["random_state"] for p in params if "random_state" in p]
+    assert seeds and set(seeds) == {7}
+    # saved, loaded and scored (xgboost and random_forest included: their trees are plain data)
+    risk_file = tmp_path / "risk.csv"
+    main(["predict", str(out), str(files / "held_out.parquet"), "--out", str(risk_file),
+          "--stay", "icustay", "--feature", "variable", "--quiet"])
+    events = EventSet.from_long(pd.read_parquet(files / "held_out.parquet"), stay="icustay",
+                                feature="variable")
+    risk = pd.read_csv(risk_file, index_col="icustay")["risk"].loc[events.stay_ids]
+    expected = load_model(out).predict_proba(events)[:, 1]  # XGBoost's are float32
+    np.testing.assert_array_equal(risk.to_numpy().astype(expected.dtype), expected)
+
+
+def _built(argv):
+    """The model `medfuse fit ARGV` would train, built as the command builds it."""
+    from medfuse_sk.cli import build_parser
+    from medfuse_sk.cli._train import _build, _configuration
+
+    args = build_parser().parse_args(["fit", "events.csv", "labels.csv", "--out", "m", *argv])
+    return _build(args, *_configuration(args))
+
+
+def test_the_seed_reaches_every_estimator_of_every_registered_model():
+    from medfuse_sk.models import available_models
+
+    built = 0
+    for name in available_models():
+        try:
+            model = _built(["--model", name, "--seed", "123", "--quiet"])
+        except SystemExit:  # an optional dependency is missing: reported by its own test
+            continue
+        seeds = {k: v for k, v in model.get_params(deep=True).items()
+                 if k == "random_state" or k.endswith("__random_state")}
+        assert seeds and set(seeds.values()) == {123}, (name, seeds)
+        built += 1
+    assert built >= 10
+    # a recipe's factory routes its settings: the MedFuse networks of the recommended ensemble
+    # get max_epochs, not the GRU-D beside them
+    model = _built(["--model", "medfuse_recommended", "--set", "max_epochs=1", "--quiet"])
+    epochs = {k: v for k, v in model.get_params(deep=True).items() if k.endswith("max_epochs")}
+    assert epochs["medfuse__max_epochs"] == 1 and epochs["grud__max_epochs"] != 1
+    # a setting the factory turns into something else counts as reaching the model: n_jobs=1
+    # fits the recommended ensemble in this process, its MedFuse networks in one part
+    model = _built(["--model", "medfuse_recommended", "--set", "n_jobs=1", "--quiet"])
+    assert model.n_jobs is None and "medfuse2" not in dict(model.estimators)
+
+
+def test_a_setting_no_estimator_receives_is_an_error(files, tmp_path, capsys, plain_sklearn_model):
+    absent = str(tmp_path / "absent.csv")
+    err = _error(["fit", absent, str(files / "labels.csv"), "--out", str(tmp_path / "m"),
+                  "--model", plain_sklearn_model, "--set", "C=0.5"], capsys)
+    assert "--set C=0.5: the plain_sklearn model's factory did not pass it to any estimator" in err
+    err = _error(["fit", absent, str(files / "labels.csv"), "--out", str(tmp_path / "m"),
+                  "--model", "xgboost", "--set", "max_dept=3"], capsys)
+    assert "unknown parameter 'max_dept'; did you mean 'max_depth'?" in err
+    assert "its earlystoppedxgbclassifier (EarlyStoppedXGBClassifier): " in err
+
+
+def test_a_model_without_a_seed_says_so_in_one_line(tmp_path, capsys):
+    class Seedless(EventCountClassifier):
+        def __init__(self, count_feature="HR", stay="stay_id", time="time", feature="feature",
+                     value="value", categorical=None):
+            super().__init__(count_feature, stay, time, feature, value, categorical)
+            del self.random_state
+
+    register_model("seedless", Seedless)
+    try:
+        argv = ["fit", str(tmp_path / "absent.csv"), str(tmp_path / "absent.csv"),
+                "--out", str(tmp_path / "m"), "--model", "seedless"]
+        with pytest.raises(SystemExit):
+            main([*argv, "--seed", "4"])
+        note, error = capsys.readouterr().err.splitlines()
+        assert note == ("[medfuse fit] --seed 4: the seedless model has no random_state; the "
+                        "seed is not used")
+        assert error.startswith("medfuse fit: error: ") and "absent.csv" in error
+        with pytest.raises(SystemExit):  # no --seed given: nothing to say
+            main(argv)
+        assert len(capsys.readouterr().err.splitlines()) == 1
+    finally:
+        unregister_model("seedless")
 
 
 def test_p12_settings_are_checked_before_looking_for_data(tmp_path, capsys):

@@ -2,7 +2,9 @@
 plus a task.
 
 - :func:`write_predictions`: the label columns, ``predicted_boolean_value`` (bool) and
-  ``predicted_boolean_probability`` (float64) — both, as meds-evaluation 0.0.3 and 0.0.6 need.
+  ``predicted_boolean_probability`` (float64) — both, as meds-evaluation 0.0.3 and 0.0.6 need;
+  a task labelled 0/1 in ``integer_value`` (or ``float_value``) also gets ``boolean_value``,
+  which meds-evaluation's binary scores read.
 - :func:`write_meds`: a :class:`~medfuse_sk.datasets.Cohort`, an
   :class:`~medfuse_sk.data.EventSet` with labels, or a long table with labels, written as
   ``data/<split>/<k>.parquet``, ``metadata/codes.parquet``, ``metadata/subject_splits.parquet``,
@@ -67,14 +69,41 @@ def write_predictions(samples: Any, probability: Any, path: str | os.PathLike,
     Returns
     -------
     pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        A label that is not binary: meds-evaluation scores these predictions against
+        ``boolean_value``, which a task labelled 0/1 in ``integer_value`` or ``float_value``
+        gets from its label (kept beside it, as the label schema allows), and any other task
+        cannot have.
     """
-    table = predictions_table(getattr(samples, "samples", samples), probability,
-                              threshold=threshold)
+    table = _with_boolean_label(predictions_table(getattr(samples, "samples", samples),
+                                                  probability, threshold=threshold))
     schema = pa.schema([(c, _PREDICTION_TYPES[c]) for c in table.columns])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pandas(table, schema=schema, preserve_index=False), path)
     return path
+
+
+def _with_boolean_label(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``boolean_value`` (after ``prediction_time``), which meds-evaluation's
+    binary scores read: a task labelled 0/1 in ``integer_value`` or ``float_value`` gets it
+    from that label; the label columns already there are kept."""
+    labels = [c for c in LABEL_COLUMNS if c in table.columns]
+    if "boolean_value" in labels or not labels:
+        return table
+    column = labels[0]
+    values = table[column].to_numpy()
+    if column == "categorical_value" or not np.isin(values, [0, 1]).all():
+        found = np.unique(values[~pd.isna(values)])
+        raise ValueError(f"the task's label {column} holds {examples(found)}: meds-evaluation "
+                         "scores binary predictions against boolean_value, which only a 0/1 "
+                         "label gives")
+    table = table.copy()
+    table.insert(table.columns.get_loc("prediction_time") + 1, "boolean_value", values == 1)
+    return table
 
 
 @dataclass

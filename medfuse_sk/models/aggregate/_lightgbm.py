@@ -175,7 +175,8 @@ def make_lightgbm(random_state: int = 0, n_estimators: int = 2000, verbose: int 
     ``fit(X, y)`` on a long table or an :class:`EventSet` needs no evaluation set: the number
     of trees is chosen on a stratified 10 % of the training stays
     (:class:`EarlyStoppedLGBMClassifier`; its parameters, e.g. ``validation_fraction=0``,
-    are accepted as keyword arguments, any other keyword goes to ``LGBMClassifier``);
+    are accepted as keyword arguments, any other keyword goes to ``LGBMClassifier`` through its
+    ``lgbm_params``);
     ``verbose`` is the Pipeline's (one line per step). Fails at once without lightgbm.
     """
     from sklearn.pipeline import make_pipeline
@@ -183,6 +184,7 @@ def make_lightgbm(random_state: int = 0, n_estimators: int = 2000, verbose: int 
     _import_lightgbm()  # fail here, at construction, rather than deep inside a later fit
     own = {k: params.pop(k) for k in list(params)
            if k in EarlyStoppedLGBMClassifier().get_params()}
+    passed = {**(own.pop("lgbm_params", None) or {}), **params}
     model = EarlyStoppedLGBMClassifier(n_estimators=n_estimators, random_state=random_state,
-                                       lgbm_params=params or None, **own)
+                                       lgbm_params=passed or None, **own)
     return make_pipeline(StayAggregates(), model, verbose=bool(verbose))

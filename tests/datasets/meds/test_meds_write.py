@@ -52,6 +52,42 @@ def test_predictions_are_scored_by_meds_evaluation(random_meds, tmp_path):
     assert (back["prediction_time"].to_numpy() == cohort.samples["prediction_time"].to_numpy()).all()
 
 
+def test_a_task_labelled_0_1_in_integer_value_is_scored_by_meds_evaluation(random_meds, tmp_path):
+    meds_evaluation = pytest.importorskip("meds_evaluation.evaluate")
+    from meds_evaluation.schema import PredictionSchema
+    from meds_toy import write_labels
+    from sklearn.metrics import roc_auc_score
+
+    data, _, _, labels, _ = random_meds
+    task = tmp_path / "integer_task"
+    as_integer = labels.assign(integer_value=labels["boolean_value"].astype(np.int64)).drop(
+        columns="boolean_value")
+    write_labels(task / "labels.parquet", as_integer, pa.schema([
+        ("subject_id", pa.int64()), ("prediction_time", pa.timestamp("us")),
+        ("integer_value", pa.int64())]))
+    cohort = load_meds(data, task, split="all")
+    p = np.random.default_rng(1).uniform(size=len(cohort))
+    path = write_predictions(cohort, p, tmp_path / "p.parquet")
+    table = pq.read_table(path)
+    assert table.column_names == ["subject_id", "prediction_time", "boolean_value",
+                                  "integer_value", "predicted_boolean_value",
+                                  "predicted_boolean_probability"]
+    PredictionSchema.align(table)  # meds-evaluation's own schema (as its reader applies it)
+    back = table.to_pandas()
+    assert back["integer_value"].tolist() == cohort.samples["integer_value"].tolist()
+    assert (back["boolean_value"] == (back["integer_value"] == 1)).all()
+    import polars as pl
+
+    result = meds_evaluation.evaluate_binary_classification(pl.read_parquet(path))
+    assert result["samples_equally_weighted"]["roc_auc_score"] == pytest.approx(
+        roc_auc_score(cohort.labels.to_numpy(), p))
+    # a label that is not 0/1 cannot be scored as binary: said, not written
+    three = cohort.samples.assign(integer_value=cohort.samples["integer_value"] + 1)
+    with pytest.raises(ValueError, match=r"integer_value holds 1, 2.*boolean_value"):
+        write_predictions(three, p, tmp_path / "three.parquet")
+    assert not (tmp_path / "three.parquet").exists()
+
+
 @pytest.mark.slow  # the command-line program starts hydra: a few seconds
 def test_meds_evaluation_cli_reads_the_predictions(random_meds, tmp_path):
     data, task, *_ = random_meds

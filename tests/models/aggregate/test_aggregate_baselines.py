@@ -21,10 +21,15 @@ from medfuse_sk.io import load_model, read_events, read_labels, save_model
 from medfuse_sk.models import create_model, get_model
 from medfuse_sk.models.aggregate import (
     AggregateLogisticRegression,
+    AggregateRandomForest,
+    AggregateSimpleImputer,
     EarlyStoppedLGBMClassifier,
+    EarlyStoppedXGBClassifier,
     MedianImputeScaler,
     make_lightgbm,
     make_logistic_regression,
+    make_random_forest,
+    make_xgboost,
 )
 
 STATS = ("last", "mean", "min", "max", "count")
@@ -164,10 +169,18 @@ def test_lightgbm_is_lightgbm_fitted_by_hand_on_the_aggregates(u_shaped_sets):
         make_lightgbm(validation_fraction=1.0).fit(X, y)
 
 
-@pytest.mark.parametrize("name", ["logistic_regression", "lightgbm"])
-def test_clone_pickle_params_seeds_and_safe_files(name, u_shaped_sets, tmp_path):
-    X, y, X_test, _ = u_shaped_sets
-    model = create_model(name, random_state=1, **({"n_jobs": 1} if name == "lightgbm" else {}))
+#: Small settings of each model for the tests below (the forest on its default two threads).
+SMALL = {"logistic_regression": {}, "lightgbm": {"n_jobs": 1},
+         "xgboost": {"n_estimators": 60, "n_jobs": 1}, "random_forest": {"n_estimators": 40}}
+#: A parameter of each model's last step, and a value that changes its predictions.
+CHANGE = {"lightgbm": ("num_leaves", 4), "logistic_regression": ("C", 1e-3),
+          "xgboost": ("max_depth", 1), "random_forest": ("min_samples_leaf", 40)}
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_clone_pickle_params_seeds_and_safe_files(name, linear, tmp_path):
+    X, y, X_test, _, _ = linear
+    model = create_model(name, random_state=1, **SMALL[name])
     proba = model.fit(X, y).predict_proba(X_test)
     np.testing.assert_array_equal(clone(model).fit(X, y).predict_proba(X_test), proba)  # seed
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict_proba(X_test), proba)
@@ -175,15 +188,91 @@ def test_clone_pickle_params_seeds_and_safe_files(name, u_shaped_sets, tmp_path)
     loaded = load_model(tmp_path / name)
     assert [type(s) for _, s in loaded.steps] == [type(s) for _, s in model.steps]
     np.testing.assert_array_equal(loaded.predict_proba(X_test), proba)
+    assert "pickle" not in (tmp_path / name / "model.json").read_text()
 
     last = model.steps[-1][0]
-    key, value = {"lightgbm": ("num_leaves", 4), "logistic_regression": ("C", 1e-3)}[name]
+    key, value = CHANGE[name]
     changed = clone(model).set_params(**{f"{last}__{key}": value})
     assert changed.get_params()[f"{last}__{key}"] == value
     assert not np.allclose(changed.fit(X, y).predict_proba(X_test), proba)
-    if name == "lightgbm":  # bagging draws follow random_state
-        other = create_model(name, random_state=2, n_jobs=1).fit(X, y).predict_proba(X_test)
+    if name != "logistic_regression":  # bagging draws follow random_state
+        other = create_model(name, random_state=2, **SMALL[name]).fit(X, y).predict_proba(X_test)
         assert not np.array_equal(other, proba)
+
+
+def test_xgboost_is_xgboost_fitted_by_hand_and_keeps_its_trees_as_json(linear):
+    import json
+
+    import xgboost
+
+    X, y, X_test, _, _ = linear  # a task where the held-out share improves for ~90 rounds
+    pipe = make_xgboost(random_state=3, n_estimators=300, n_jobs=1).fit(X, y)
+    aggregates = StayAggregates().fit(X)
+    A, A_test = aggregates.transform(X), aggregates.transform(X_test)
+    A_fit, A_stop, y_fit, y_stop = train_test_split(A, y, test_size=0.1, stratify=y,
+                                                    random_state=3)
+    ref = xgboost.XGBClassifier(
+        n_estimators=300, learning_rate=0.02, max_depth=5, subsample=0.8, colsample_bytree=0.6,
+        tree_method="hist", eval_metric="aucpr", early_stopping_rounds=100, n_jobs=1,
+        random_state=3).fit(A_fit, y_fit, eval_set=[(A_stop, y_stop)], verbose=False)
+    # the model as it predicted before its trees were kept as text: XGBClassifier's own
+    np.testing.assert_array_equal(pipe.predict_proba(X_test), ref.predict_proba(A_test))
+    booster = pipe[-1]
+    assert 10 < booster.best_iteration_ == ref.best_iteration < 200  # stopped early
+    assert json.loads(booster.booster_model_)["learner"]["gradient_booster"]["model"]["trees"]
+    # a fresh estimator given only the text predicts the same (as after load_model)
+    bare = EarlyStoppedXGBClassifier(n_jobs=1)
+    for key in ("classes_", "best_iteration_", "booster_model_", "n_features_in_"):
+        setattr(bare, key, getattr(booster, key))
+    np.testing.assert_array_equal(bare.predict_proba(A_test), ref.predict_proba(A_test))
+    assert "_model" not in bare.__getstate__() or bare.__getstate__()["_model"] is None
+    with pytest.raises(AttributeError, match="not fitted"):
+        EarlyStoppedXGBClassifier().model_  # noqa: B018
+
+
+def test_random_forest_is_sklearns_and_its_trees_come_back_from_arrays(u_shaped_sets):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+
+    X, y, X_test, _ = u_shaped_sets
+    pipe = make_random_forest(random_state=4, n_estimators=30).fit(X, y)  # two threads
+    assert [name for name, _ in pipe.steps] == ["stayaggregates", "simpleimputer",
+                                                "randomforestclassifier"]
+    aggregates = StayAggregates().fit(X)
+    imputer = SimpleImputer(strategy="median", keep_empty_features=True)
+    A = imputer.fit_transform(aggregates.transform(X))
+    A_test = imputer.transform(aggregates.transform(X_test))
+    ref = RandomForestClassifier(n_estimators=30, min_samples_leaf=2, n_jobs=1,
+                                 class_weight="balanced_subsample", random_state=4).fit(A, y)
+    # sklearn's own forest (one thread: the trees added in their order, as ours on any number)
+    np.testing.assert_array_equal(pipe.predict_proba(X_test), ref.predict_proba(A_test))
+    np.testing.assert_array_equal(pipe.set_params(randomforestclassifier__n_jobs=3)
+                                  .predict_proba(X_test), ref.predict_proba(A_test))
+    forest = pipe[-1]
+    nodes = sum(tree.tree_.node_count for tree in ref.estimators_)
+    assert len(forest.trees_["threshold"]) == len(forest.trees_["value"]) == nodes
+    assert forest.trees_["node_count"].tolist() == [t.tree_.node_count for t in ref.estimators_]
+    # a fresh forest given its parameters and the plain arrays rebuilds every tree bit for bit
+    bare = clone(forest)
+    for key, value in vars(forest).items():
+        if key.endswith("_") and not key.startswith("_"):
+            setattr(bare, key, value)
+    for mine, theirs in zip(bare.estimators_, ref.estimators_):
+        a, b = mine.tree_.__getstate__(), theirs.tree_.__getstate__()
+        assert a["node_count"] == b["node_count"] and a["max_depth"] == b["max_depth"]
+        assert a["nodes"].dtype == b["nodes"].dtype
+        for field in b["nodes"].dtype.names:  # field by field: the records have padding bytes
+            np.testing.assert_array_equal(a["nodes"][field], b["nodes"][field])
+        np.testing.assert_array_equal(a["values"], b["values"])
+        assert mine.get_params() == theirs.get_params()
+    np.testing.assert_array_equal(bare.predict_proba(A_test), ref.predict_proba(A_test))
+    np.testing.assert_array_equal(bare.feature_importances_, ref.feature_importances_)
+    assert "_estimators" not in forest.__getstate__()  # the trees are pickled once, as arrays
+    assert isinstance(pipe[1], AggregateSimpleImputer) and pipe[1].fit_dtype_ == "<f8"
+    del bare.__dict__["_estimators"]
+    del bare.trees_["threshold"]
+    with pytest.raises(ValueError, match="lacks the node fields.*threshold.*refit"):
+        bare.estimators_  # noqa: B018
 
 
 def test_registered_with_their_extras_and_an_install_hint(monkeypatch):
@@ -191,6 +280,8 @@ def test_registered_with_their_extras_and_an_install_hint(monkeypatch):
     assert get_model("logistic_regression").extras == ()
     assert EarlyStoppedLGBMClassifier in get_model("lightgbm").classes
     assert {MedianImputeScaler, AggregateLogisticRegression} <= set(get_model("logistic_regression").classes)
+    assert EarlyStoppedXGBClassifier in get_model("xgboost").classes
+    assert {AggregateSimpleImputer, AggregateRandomForest} <= set(get_model("random_forest").classes)
     monkeypatch.setitem(sys.modules, "lightgbm", None)  # as if not installed
     with pytest.raises(ImportError, match=r"medfuse-sk\[lightgbm\]"):
         create_model("lightgbm")
