@@ -397,3 +397,39 @@ def test_a_categorical_name_that_matches_no_feature_is_an_error_naming_the_close
     assert err.count("\n") == 1
     assert ("categorical feature 'gender' is not a feature of the table (column 'variable'); "
             "did you mean 'Gender'?") in err
+
+
+# -- the p12 recipe's whole path, fast: the bundled sample as a registered cohort ------------
+@pytest.fixture
+def sample_cohort():
+    """The bundled sample (300 train, 150 val stays) registered as the cohort ``p12_sample``."""
+    import dataclasses
+
+    from medfuse_sk.datasets import load_sample, register_cohort, unregister_cohort
+
+    def loader(split, data_dir=None, **_):
+        (part,) = [split] if isinstance(split, str) else split  # the val protocol: one split
+        cohort = load_sample(part)
+        ids = cohort.stay_ids[:300 if part == "train" else 150]
+        return dataclasses.replace(cohort, events=cohort.events[cohort.events["stay_id"].isin(ids)],
+                                   labels=cohort.labels.loc[ids], stay_ids=ids)
+
+    register_cohort("p12_sample", loader, task="in-hospital death", splits=("train", "val"))
+    yield "p12_sample"
+    unregister_cohort("p12_sample")
+
+
+def test_the_p12_recipe_runs_end_to_end_on_a_registered_cohort(sample_cohort, tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["p12", "--cohort", sample_cohort, "--eval-split", "val", "--quiet", "--out", str(out),
+          "--set", "max_epochs=1", "--set", "d_model=16", "--set", "fusion=('mufuse', 'add')",
+          "--set", "combine=('xgboost',)", "--set", "n_jobs=1"])
+    printed = json.loads(capsys.readouterr().out.split("wrote")[0])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_stays"] == 150 and metrics["config"]["d_model"] == 16
+    assert printed["auprc"]["value"] == metrics["auprc"]["value"]
+    members = pd.read_csv(out / "members.csv")
+    # each network of the module and the voting member, scored on the same 150 stays
+    assert len(members) == 150 and {"xgboost"} <= set(members.columns)
+    assert set(metrics["members"]) == set(members.columns) - {"stay_id"}
+    assert (out / "curves.png").stat().st_size > 10_000

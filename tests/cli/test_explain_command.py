@@ -8,6 +8,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic import cut_sample
 
 from medfuse_sk.cli import main
 
@@ -109,6 +110,16 @@ def test_sample_mode_trains_a_quick_model(tmp_path):
     assert main(["explain", "--sample", "--out", str(out), "--epochs", "1",
                  "--max-stays", "30"]) == 0
     assert pd.read_csv(out / "stays.csv").shape[0] == 30
+
+
+def test_sample_mode_on_a_cut_sample(tmp_path, monkeypatch):
+    """The --sample path, fast: the bundled sample cut to 150 training and 40 held-out stays."""
+    cut_sample(monkeypatch, 150, 40)
+    out = tmp_path / "out"
+    assert main(["explain", "--sample", "--out", str(out), "--epochs", "1",
+                 "--max-stays", "10", "--quiet"]) == 0
+    stays = pd.read_csv(out / "stays.csv")
+    assert stays.shape[0] == 10 and (out / "attributions.csv").exists()
 
 
 def test_chosen_stays_and_features_get_their_figures(files, fitted_dir, tmp_path):
