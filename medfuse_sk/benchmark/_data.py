@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 from ..data import EventSet, static_codes
 from ..utils import closest
 
-__all__ = ["BenchmarkData", "subgroup_labels", "SUBGROUP_ALIASES"]
+__all__ = ["BenchmarkData", "BenchmarkResult", "Plan", "subgroup_labels", "SUBGROUP_ALIASES"]
 
 #: Other names a descriptor goes by (``--subgroups sex`` finds P12's ``Gender``).
 SUBGROUP_ALIASES = {"sex": ("gender",), "gender": ("sex",), "age": ("age_years", "anchor_age"),
@@ -188,3 +189,36 @@ def subgroup_labels(X: EventSet, names: Sequence[str]) -> dict[str, pd.Series]:
                 label.iloc[stay] = [names_q[q] for q in quartile]
         groups[str(found)] = label
     return groups
+
+
+@dataclass
+class Plan:
+    """What one model's units are: its settings, the chosen one, its records."""
+
+    name: str
+    settings: list[dict[str, Any]] = field(default_factory=list)
+    tune: dict[str, dict[str, Any]] = field(default_factory=dict)   # setting key → record
+    fits: dict[int, dict[str, Any]] = field(default_factory=dict)   # seed → record
+    chosen: dict[str, Any] | None = None
+    error: str | None = None       # the model could not even be built
+    factory: Any = None
+    description: str = ""
+    extras: tuple[str, ...] = ()
+
+    @property
+    def needs_tuning(self) -> bool:
+        return len(self.settings) > 1
+
+
+@dataclass
+class BenchmarkResult:
+    """What a benchmark wrote and its tables."""
+
+    out: Path
+    table: Any            # pandas.DataFrame, one row per model
+    paired: Any           # pandas.DataFrame, every model against the best
+    subgroups: Any        # pandas.DataFrame, one row per model, descriptor and group
+    plans: dict[str, Plan]
+    skipped: dict[str, str]
+    fitted: int           # units fitted by this call (0 for a finished benchmark)
+    files: list[Path]

@@ -34,49 +34,15 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._data import BenchmarkData
+from ._data import BenchmarkData, BenchmarkResult, Plan
 from ._grids import MAX_SETTINGS, describe_setting, grid_settings, setting_key
 
 __all__ = ["run_benchmark", "BenchmarkResult", "Plan"]
-
-
-@dataclass
-class Plan:
-    """What one model's units are: its settings, the chosen one, its records."""
-
-    name: str
-    settings: list[dict[str, Any]] = field(default_factory=list)
-    tune: dict[str, dict[str, Any]] = field(default_factory=dict)   # setting key → record
-    fits: dict[int, dict[str, Any]] = field(default_factory=dict)   # seed → record
-    chosen: dict[str, Any] | None = None
-    error: str | None = None       # the model could not even be built
-    factory: Any = None
-    description: str = ""
-    extras: tuple[str, ...] = ()
-
-    @property
-    def needs_tuning(self) -> bool:
-        return len(self.settings) > 1
-
-
-@dataclass
-class BenchmarkResult:
-    """What a benchmark wrote and its tables."""
-
-    out: Path
-    table: Any            # pandas.DataFrame, one row per model
-    paired: Any           # pandas.DataFrame, every model against the best
-    subgroups: Any        # pandas.DataFrame, one row per model, descriptor and group
-    plans: dict[str, Plan]
-    skipped: dict[str, str]
-    fitted: int           # units fitted by this call (0 for a finished benchmark)
-    files: list[Path]
 
 
 def _write_json(path: Path, content: Any) -> None:

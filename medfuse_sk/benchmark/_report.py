@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._data import BenchmarkData, subgroup_labels
+from ._data import BenchmarkData, BenchmarkResult, subgroup_labels
 from ._grids import FIXED, GRIDS, describe_setting, setting_key
 
 __all__ = ["write_report", "protocol_record", "subgroup_frame_inputs", "VERSIONED"]
@@ -437,7 +437,6 @@ def write_report(data: BenchmarkData, plans: Mapping[str, Any], out: Path, *,
                  skipped: Mapping[str, str] | None = None,
                  progress: Callable[[str], None] = lambda line: None) -> Any:
     """Build the tables and figures from the finished units and write them into ``out``."""
-    from ._engine import BenchmarkResult
 
     y = data.y_eval.to_numpy()
     table, scores = _model_rows(plans, seeds, y, n_bootstrap)
