@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     from ..utils import keep_freed_memory_for_reuse
 
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # the command as typed, for the files that record how they were made
     keep_freed_memory_for_reuse()
     try:
         return args.func(args)

@@ -103,7 +103,7 @@ def benchmark(args: argparse.Namespace) -> int:
         n_bootstrap=args.n_bootstrap, jobs=max(args.jobs, 1), threads=args.threads,
         in_process=args.jobs == 0,
         retry_failed=args.retry_failed, skipped=skipped,
-        command=shlex.join(["medfuse", *sys.argv[1:]]) if sys.argv else None,
+        command=shlex.join(["medfuse", *getattr(args, "argv", sys.argv[1:])]),
         progress=lambda line: say(args, line))
     print((result.out / "table.md").read_text(), end="")
     return 0
