@@ -15,11 +15,11 @@ import inspect
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ...data import StayAggregates
 from ...utils import install_hint
+from ._stopping import EarlyStoppedBooster
 
 __all__ = ["EarlyStoppedLGBMClassifier", "make_lightgbm"]
 
@@ -33,7 +33,7 @@ def _import_lightgbm():
     return lightgbm
 
 
-class EarlyStoppedLGBMClassifier(ClassifierMixin, BaseEstimator):
+class EarlyStoppedLGBMClassifier(EarlyStoppedBooster):
     """LightGBM that picks its number of trees on a stratified share of its own training rows.
 
     ``fit(X, y)`` needs nothing else: ``validation_fraction`` of the rows (stratified, drawn
@@ -75,6 +75,8 @@ class EarlyStoppedLGBMClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
     """
 
+    _live = "_booster"
+
     def __init__(self, n_estimators: int = 2000, learning_rate: float = 0.02,
                  num_leaves: int = 31, max_depth: int = 5, min_child_samples: int = 20,
                  subsample: float = 0.8, colsample_bytree: float = 0.6, reg_lambda: float = 0.0,
@@ -96,19 +98,12 @@ class EarlyStoppedLGBMClassifier(ClassifierMixin, BaseEstimator):
         self.lgbm_params = lgbm_params
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> EarlyStoppedLGBMClassifier:
-        from sklearn.model_selection import train_test_split
-
         lightgbm = _import_lightgbm()
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must lie in [0, 1), got "
-                             f"{self.validation_fraction!r}")
-        X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
-        self.classes_ = np.unique(y)
+        X, y, weights, stop = self._fit_inputs(X, y, sample_weight)
         if len(self.classes_) != 2:
             raise ValueError(f"EarlyStoppedLGBMClassifier is binary: y has the classes "
                              f"{self.classes_.tolist()}")
         target = (y == self.classes_[1]).astype(np.int64)
-        stop = bool(self.validation_fraction) and self.early_stopping_rounds is not None
         model = lightgbm.LGBMClassifier(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate,
             num_leaves=self.num_leaves, max_depth=self.max_depth,
@@ -117,13 +112,8 @@ class EarlyStoppedLGBMClassifier(ClassifierMixin, BaseEstimator):
             reg_lambda=self.reg_lambda, n_jobs=self.n_jobs, random_state=self.random_state,
             metric="average_precision", deterministic=True, force_col_wise=True, verbose=-1,
             **(self.lgbm_params or {}))
-        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if stop:
-            parts = train_test_split(X, target, *([] if weights is None else [weights]),
-                                     test_size=self.validation_fraction, stratify=target,
-                                     random_state=self.random_state)
-            X_fit, X_stop, y_fit, y_stop = parts[:4]
-            fit_weights = None if weights is None else parts[4]
+            X_fit, X_stop, y_fit, y_stop, fit_weights = self._stopping_split(X, target, weights)
             # lightgbm 4.7 takes eval_X / eval_y and deprecates eval_set, which 4.0-4.6 need
             new_api = "eval_X" in inspect.signature(model.fit).parameters
             held_out = ({"eval_X": (X_stop,), "eval_y": (y_stop,)} if new_api
@@ -149,11 +139,6 @@ class EarlyStoppedLGBMClassifier(ClassifierMixin, BaseEstimator):
             self._booster = booster
         return booster
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())  # a copy: object's is the live __dict__
-        state.pop("_booster", None)  # the trees travel once, as booster_model_
-        return state
-
     def predict_proba(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "booster_model_")
         X = np.asarray(X, dtype=np.float64)
@@ -163,8 +148,6 @@ class EarlyStoppedLGBMClassifier(ClassifierMixin, BaseEstimator):
         p = self._trees().predict(X, num_iteration=self.best_iteration_ + 1)
         return np.column_stack([1.0 - p, p])
 
-    def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 def make_lightgbm(random_state: int = 0, n_estimators: int = 2000, verbose: int = 0,

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.utils.validation import check_is_fitted
 
 from ...data import StayAggregates
 from ...utils import install_hint
+from ._stopping import EarlyStoppedBooster
 
 __all__ = ["AggregateRandomForest", "AggregateSimpleImputer", "EarlyStoppedXGBClassifier",
            "make_xgboost", "make_random_forest"]
@@ -32,7 +33,7 @@ def _import_xgboost():
     return xgboost
 
 
-class EarlyStoppedXGBClassifier(ClassifierMixin, BaseEstimator):
+class EarlyStoppedXGBClassifier(EarlyStoppedBooster):
     """XGBoost that picks its number of trees on a stratified share of its own training rows.
 
     ``fit(X, y)`` needs nothing else: ``validation_fraction`` of the rows (stratified, drawn
@@ -80,28 +81,16 @@ class EarlyStoppedXGBClassifier(ClassifierMixin, BaseEstimator):
         self.xgb_params = xgb_params
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> EarlyStoppedXGBClassifier:
-        from sklearn.model_selection import train_test_split
-
         xgboost = _import_xgboost()
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must lie in [0, 1), got "
-                             f"{self.validation_fraction!r}")
-        X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
-        self.classes_ = np.unique(y)
-        stop = bool(self.validation_fraction) and self.early_stopping_rounds is not None
+        X, y, weights, stop = self._fit_inputs(X, y, sample_weight)
         model = xgboost.XGBClassifier(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate,
             max_depth=self.max_depth, subsample=self.subsample,
             colsample_bytree=self.colsample_bytree, tree_method="hist", eval_metric="aucpr",
             early_stopping_rounds=self.early_stopping_rounds if stop else None,
             n_jobs=self.n_jobs, random_state=self.random_state, **(self.xgb_params or {}))
-        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if stop:
-            parts = train_test_split(X, y, *([] if weights is None else [weights]),
-                                     test_size=self.validation_fraction, stratify=y,
-                                     random_state=self.random_state)
-            X_fit, X_stop, y_fit, y_stop = parts[:4]
-            fit_weights = None if weights is None else parts[4]
+            X_fit, X_stop, y_fit, y_stop, fit_weights = self._stopping_split(X, y, weights)
             model.fit(X_fit, y_fit, sample_weight=fit_weights, eval_set=[(X_stop, y_stop)],
                       verbose=False)
             self.best_iteration_ = int(model.best_iteration)
@@ -126,19 +115,11 @@ class EarlyStoppedXGBClassifier(ClassifierMixin, BaseEstimator):
             self._model = held
         return held
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())  # a copy: object's is the live __dict__
-        state.pop("_model", None)  # the trees travel once, as booster_model_
-        return state
-
     def predict_proba(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "booster_model_")
         # the trees up to the best round, as XGBClassifier does after early stopping
         return self.model_.predict_proba(np.asarray(X, dtype=np.float64),
                                          iteration_range=(0, self.best_iteration_ + 1))
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 class AggregateSimpleImputer(SimpleImputer):
