@@ -154,7 +154,9 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
                              "events (set window=, in hours)")
         events = as_event_set(X)
         c = events.columns
-        used = np.unique(c["feature"])
+        seen = np.zeros(len(events.feature_names), dtype=bool)
+        seen[c["feature"]] = True
+        used = np.flatnonzero(seen)  # as np.unique(c["feature"]), in one pass
         if self.count_tokens and COUNT_FEATURE in set(events.feature_names[used]):
             raise ValueError(f"the events have a feature named {COUNT_FEATURE!r}, the name "
                              "count_tokens=True gives its tokens; rename it")
@@ -163,30 +165,48 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         counted = [COUNT_FEATURE] if self.count_tokens else []
         self.feature_names_ = np.concatenate([[EMPTY_FEATURE], events.feature_names[used],
                                               counted]).astype(object)
-        self.categorical_features_ = tuple(
-            f for f in events.categorical_features if f in set(self.feature_names_[1:])
-        )
-        feature_ids = self._feature_ids(events)[c["feature"]]
+        known = set(self.feature_names_[1:])
+        self.categorical_features_ = tuple(f for f in events.categorical_features if f in known)
+        n_features = len(self.feature_names_)
+        lookup = self._feature_ids(events).astype(np.uint16 if n_features < 2**16 else np.int32)
 
         is_cat = c["category"] >= 0
-        pairs = pd.MultiIndex.from_arrays(
-            [self.feature_names_[feature_ids[is_cat]], events.categories[c["category"][is_cat]]]
-        ).unique()
-        self.category_pairs_ = pairs  # class id = 1 + position; 0 = unknown class
-        self.n_categories_ = len(pairs) + 1
+        cat_rows = np.flatnonzero(is_cat)
+        # class id = 1 + position; 0 = unknown class
+        self.category_pairs_ = self._first_pairs(events.categories, c["category"][cat_rows],
+                                                 lookup[c["feature"][cat_rows]])
+        self.n_categories_ = len(self.category_pairs_) + 1
 
-        numeric_ids, numeric_values = feature_ids[~is_cat], c["value"][~is_cat]
+        # the numerical values' statistics: class events get an id past every feature, so
+        # that one sort by feature puts them last, out of the way (no copy of the values)
+        ids, values = lookup[c["feature"]], c["value"]
+        ids[cat_rows] = n_features
+        n_numeric = len(ids) - len(cat_rows)
+        del is_cat, cat_rows
         if self.count_tokens:  # the counts' scaling, learned like a feature's
             stay, time = events.row_stay_index(), c["time"]
             if self.horizon is not None:
                 stay, time = stay[time <= self.horizon], time[time <= self.horizon]
             counts = _group_counts(stay, self._windows(time), self._count_id)
-            numeric_ids = np.concatenate([numeric_ids, counts["feature"]])
-            numeric_values = np.concatenate([numeric_values, counts["value"]])
-        self.center_, self.scale_ = self._value_statistics(
-            numeric_ids, numeric_values, len(self.feature_names_)
-        )
+            ids = np.concatenate([ids, counts["feature"].astype(ids.dtype)])
+            values = np.concatenate([values, counts["value"]])
+            n_numeric += len(counts["value"])
+        if self.scaling == "none" or n_numeric == 0:
+            self.center_, self.scale_ = np.zeros(n_features), np.ones(n_features)
+        else:
+            groups = _sorted_by_feature(ids, values, n_numeric)
+            del ids, values
+            self.center_, self.scale_ = self._value_statistics(*groups, n_features)
         return self
+
+    def _first_pairs(self, categories: np.ndarray, category: np.ndarray,
+                     feature: np.ndarray) -> pd.MultiIndex:
+        """The distinct (feature name, class) pairs of categorical events, in order of first
+        appearance: integer keys first, names only for the distinct pairs."""
+        n = max(len(categories), 1)
+        keys = pd.unique(feature.astype(np.int64) * n + category)
+        return pd.MultiIndex.from_arrays([self.feature_names_[keys // n],
+                                          categories[keys % n]]).unique()
 
     @property
     def _count_id(self) -> int:
@@ -210,20 +230,16 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
     }
 
     def _value_statistics(
-        self, feature_ids: np.ndarray, values: np.ndarray, n_features: int
+        self, values: np.ndarray, starts: np.ndarray, present: np.ndarray, counts: np.ndarray,
+        n_features: int,
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-feature centre and scale from the values sorted by (feature, value)
+        (:func:`_sorted_by_feature`)."""
         center = np.zeros(n_features)
         scale = np.ones(n_features)
-        if self.scaling == "none" or len(values) == 0:
-            return center, scale
-        order = np.lexsort((values, feature_ids))
-        feature_ids, values = feature_ids[order], values[order]
-        starts = _group_starts(feature_ids)
-        present = feature_ids[starts]
-        counts = np.diff(np.append(starts, len(values)))
-        mean = np.bincount(feature_ids, values, n_features)[present] / counts
-        std = np.sqrt(np.maximum(
-            np.bincount(feature_ids, values * values, n_features)[present] / counts - mean**2, 0))
+        mean = _segment_sums(values, starts, counts) / counts
+        std = np.sqrt(np.maximum(_segment_sums(values, starts, counts, square=True) / counts
+                                 - mean**2, 0))
         if self.scaling == "robust":
             mid = _sorted_quantile(values, starts, counts, 0.5)
             spread = (_sorted_quantile(values, starts, counts, 0.75)
@@ -244,42 +260,102 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         """Tokens of every stay of ``X``, in the order of ``X.stay_ids``."""
         check_is_fitted(self, "feature_names_")
         events = as_event_set(X)
-        c = events.columns
-        feature = self._feature_ids(events)[c["feature"]]
-        keep = feature > 0
-        if not keep.all():
-            unknown = np.unique(events.feature_names[np.unique(c["feature"][~keep])].astype(str))
+        codes = events.columns["feature"]
+        lookup = self._feature_ids(events).astype(np.int32)
+        unknown_code = lookup <= 0
+        drop = unknown_code[codes] if unknown_code.any() else None
+        if drop is not None and drop.any():
+            unknown = np.unique(events.feature_names[np.unique(codes[drop])].astype(str))
             warnings.warn(
-                f"ignored {int((~keep).sum())} events of {len(unknown)} feature(s) not seen in "
+                f"ignored {int(drop.sum())} events of {len(unknown)} feature(s) not seen in "
                 f"fit: {examples(unknown, 10)}", stacklevel=2)
-        rows = {"stay": events.row_stay_index(), "feature": feature, "time": c["time"],
-                "value": c["value"], "category": self._category_ids(events, feature)}
-        if not keep.all():
-            rows = {name: column[keep] for name, column in rows.items()}
+        else:
+            drop = None
         if self.window is not None:
-            rows = self._summarise(rows)
+            return self._window_tokens(events, lookup, drop)
+        return self._event_tokens(events, lookup, drop)
 
-        numeric = rows["category"] < 0
-        f = rows["feature"]
-        scaled = np.where(numeric, (rows["value"] - self.center_[f]) / self.scale_[f], 0.0)
-        if self.clip is not None:
-            np.clip(scaled, -self.clip, self.clip, out=scaled)
-        rows["value"] = scaled
+    def _event_tokens(self, events: EventSet, lookup: np.ndarray,
+                      drop: np.ndarray | None) -> TokenSet:
+        """One token per event (no window), built chunk by chunk of whole stays straight into
+        the output columns: no full-size temporaries beyond the tokens themselves."""
+        c = events.columns
+        lengths = event_lengths = events.lengths
+        if drop is not None:
+            owner = np.searchsorted(events.offsets, np.flatnonzero(drop), side="right") - 1
+            lengths = lengths - np.bincount(owner, minlength=len(lengths))
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        n = int(offsets[-1])
+        columns = {"feature": np.empty(n, dtype=np.int32), "value": np.empty(n, dtype=np.float32),
+                   "category": np.empty(n, dtype=np.int32), "time": np.empty(n, dtype=np.float32)}
+        cat_rows = np.flatnonzero(c["category"] >= 0)
+        cat_ids = self._pair_ids(events.categories, c["category"][cat_rows],
+                                 lookup[c["feature"][cat_rows]])
+        for s0, s1 in _stay_chunks(events.offsets, _CHUNK_ROWS):
+            lo, hi = events.offsets[s0], events.offsets[s1]
+            category = np.full(hi - lo, -1, dtype=np.int32)
+            i0, i1 = np.searchsorted(cat_rows, [lo, hi])
+            category[cat_rows[i0:i1] - lo] = cat_ids[i0:i1]
+            rows = {"stay": np.repeat(np.arange(s0, s1), event_lengths[s0:s1]),
+                    "feature": lookup[c["feature"][lo:hi]], "time": c["time"][lo:hi],
+                    "value": c["value"][lo:hi], "category": category}
+            if drop is not None:
+                keep = ~drop[lo:hi]
+                rows = {name: column[keep] for name, column in rows.items()}
+            rows["value"] = self._scaled(rows)
+            moves = _event_order(rows["stay"], rows["time"], rows["feature"])
+            a, b = offsets[s0], offsets[s1]
+            for name, out in columns.items():
+                out[a:b] = rows[name]
+                if moves is not None:
+                    out[a:b][moves[0]] = rows[name][moves[1]]
+        tokens = TokenSet(events.stay_ids, offsets, columns, self.feature_names_,
+                          self.n_categories_)
+        return self._cap(tokens, stacklevel=4)
+
+    def _window_tokens(self, events: EventSet, lookup: np.ndarray,
+                       drop: np.ndarray | None) -> TokenSet:
+        c = events.columns
+        feature = lookup[c["feature"]]
+        rows = {"stay": events.row_stay_index(), "feature": feature, "time": c["time"],
+                "value": c["value"],
+                "category": self._category_ids(events.categories, c["category"], feature)}
+        if drop is not None:
+            rows = {name: column[~drop] for name, column in rows.items()}
+        rows = self._summarise(rows)
+        rows["value"] = self._scaled(rows)
         order = np.lexsort((rows["feature"], rows["time"], rows["stay"]))
         rows = {name: column[order] for name, column in rows.items()}
         return self._to_token_set(events.stay_ids, rows)
 
-    def _category_ids(self, events: EventSet, feature: np.ndarray) -> np.ndarray:
-        c = events.columns
-        category = np.full(len(feature), -1, dtype=np.int64)
-        is_cat = c["category"] >= 0
-        if not is_cat.any():
-            return category
-        pairs = pd.MultiIndex.from_arrays(
-            [self.feature_names_[np.maximum(feature[is_cat], 0)],
-             events.categories[c["category"][is_cat]]])
-        category[is_cat] = self.category_pairs_.get_indexer(pairs) + 1  # unknown → 0
-        return category
+    def _scaled(self, rows: dict[str, np.ndarray]) -> np.ndarray:
+        """Numerical values scaled (and clipped) by their feature's statistics; 0 for classes."""
+        f = rows["feature"]
+        scaled = rows["value"] - self.center_[f]
+        scaled /= self.scale_[f]
+        scaled[rows["category"] >= 0] = 0.0
+        if self.clip is not None:
+            np.clip(scaled, -self.clip, self.clip, out=scaled)
+        return scaled
+
+    def _category_ids(self, categories: np.ndarray, category: np.ndarray,
+                      feature: np.ndarray) -> np.ndarray:
+        """Class id of each event (-1 for numerical events, 0 for a pair unseen in fit)."""
+        out = np.full(len(feature), -1, dtype=np.int32)
+        rows = np.flatnonzero(category >= 0)
+        if len(rows):
+            out[rows] = self._pair_ids(categories, category[rows], feature[rows])
+        return out
+
+    def _pair_ids(self, categories: np.ndarray, category: np.ndarray,
+                  feature: np.ndarray) -> np.ndarray:
+        """Class id of each (feature id, class code) of categorical events (0 for a pair unseen
+        in fit): each distinct pair is looked up once."""
+        n = max(len(categories), 1)
+        inverse, keys = pd.factorize(np.maximum(feature, 0).astype(np.int64) * n + category)
+        pairs = pd.MultiIndex.from_arrays([self.feature_names_[keys // n], categories[keys % n]])
+        return (self.category_pairs_.get_indexer(pairs).astype(np.int32) + 1)[inverse]
 
     def _summarise(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Median per (stay, feature, window) of numbers; most frequent class of classes.
@@ -293,7 +369,7 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
             late = t > self.horizon
             if late.any():
                 warnings.warn(f"dropped {int(late.sum())} events after the horizon of "
-                              f"{self.horizon} h", stacklevel=3)
+                              f"{self.horizon} h", stacklevel=4)
                 rows = {name: column[~late] for name, column in rows.items()}
                 t = rows["time"]
         window = self._windows(t)
@@ -320,9 +396,11 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
             "time": rows["time"].astype(np.float32),
         }
         tokens = TokenSet(stay_ids, offsets, columns, self.feature_names_, self.n_categories_)
-        return self._cap(tokens)
+        return self._cap(tokens, stacklevel=5)
 
-    def _cap(self, tokens: TokenSet) -> TokenSet:
+    def _cap(self, tokens: TokenSet, stacklevel: int) -> TokenSet:
+        """``tokens`` cut to ``max_tokens`` per stay; the warning points ``stacklevel`` frames up
+        (at the caller of ``transform``)."""
         if self.max_tokens is None:
             return tokens
         lengths = tokens.lengths
@@ -332,19 +410,100 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         warnings.warn(
             f"{int(over.sum())} stays have more than max_tokens={self.max_tokens} tokens "
             f"(longest {int(lengths.max())}); kept their {self.truncate} {self.max_tokens}",
-            stacklevel=3)
-        owner = tokens.row_stay_index()
-        position = np.arange(tokens.n_rows) - tokens.offsets[owner]
-        if self.truncate == "last":
-            keep = position >= lengths[owner] - self.max_tokens
-        else:
-            keep = position < self.max_tokens
+            stacklevel=stacklevel)
+        # the cut rows of each long stay: one range each, marked without per-row index arrays
+        start = tokens.offsets[:-1][over] + (self.max_tokens if self.truncate == "first" else 0)
+        mark = np.zeros(tokens.n_rows + 1, dtype=np.int8)
+        mark[start] += 1
+        mark[start + lengths[over] - self.max_tokens] -= 1
+        keep = np.cumsum(mark[:-1], dtype=np.int8) == 0
         new_lengths = np.minimum(lengths, self.max_tokens)
         offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
         np.cumsum(new_lengths, out=offsets[1:])
         columns = {k: v[keep] for k, v in tokens.columns.items()}
         return TokenSet(tokens.stay_ids, offsets, columns, tokens.feature_names,
                         tokens.n_categories)
+
+
+_CHUNK_ROWS = 1 << 20  # rows handled at once: bounds the temporaries of a large transform
+
+
+def _stay_chunks(offsets: np.ndarray, size: int):
+    """``(first, end)`` stay ranges of about ``size`` rows each (at least one stay), covering
+    every stay."""
+    n_stays = len(offsets) - 1
+    first = 0
+    while first < n_stays:
+        end = int(np.searchsorted(offsets, offsets[first] + size, side="right")) - 1
+        end = min(max(end, first + 1), n_stays)
+        yield first, end
+        first = end
+
+
+def _event_order(stay: np.ndarray, time: np.ndarray,
+                 feature: np.ndarray) -> tuple[np.ndarray | slice, np.ndarray] | None:
+    """The moves that put rows in ``np.lexsort((feature, time, stay))`` order (stay never
+    decreasing): ``(where, source)``, row ``where`` takes row ``source``; None where the rows
+    are in that order already. Rows in (stay, time) order, as events are, only need their runs
+    of equal (stay, time) with a step back in feature sorted."""
+    if len(stay) < 2:
+        return None
+    same_stay = stay[1:] == stay[:-1]
+    if not (~same_stay | (time[1:] >= time[:-1])).all():  # times going back, or NaN
+        return slice(None), np.lexsort((feature, time, stay))
+    tie = same_stay & (time[1:] == time[:-1])
+    back = tie & (feature[1:] < feature[:-1])
+    if not back.any():
+        return None
+    tied = np.flatnonzero(tie)  # i: rows i and i + 1 share (stay, time)
+    opens = np.ones(len(tied), dtype=bool)
+    opens[1:] = tied[1:] != tied[:-1] + 1
+    run = np.cumsum(opens) - 1
+    unsorted = np.zeros(run[-1] + 1, dtype=bool)
+    unsorted[run[back[tied]]] = True
+    first = tied[opens][unsorted]
+    size = tied[np.append(opens[1:], True)][unsorted] + 2 - first
+    owner = np.repeat(np.arange(len(first)), size)
+    rows = np.arange(int(size.sum())) - (np.cumsum(size) - size)[owner] + first[owner]
+    return rows, rows[np.lexsort((feature[rows], owner))]
+
+
+def _sorted_by_feature(feature_ids: np.ndarray, values: np.ndarray, n: int):
+    """The ``n`` values of the lowest feature ids sorted by (feature, value), as
+    ``np.lexsort((values, feature_ids))`` orders them, with each feature's run:
+    ``(values, starts, present, counts)``. One stable pass by feature (a radix sort for
+    small integer ids), then a sort within each run."""
+    order = np.argsort(feature_ids, kind="stable")[:n]
+    values = values[order]
+    feature_ids = feature_ids[order]
+    del order
+    starts = _group_starts(feature_ids)
+    present = feature_ids[starts].astype(np.int64)
+    del feature_ids
+    counts = np.diff(np.append(starts, len(values)))
+    # where no two values compare equal without being the same bits (0.0 and -0.0, NaNs), an
+    # unstable sort gives the stable sort's result, faster
+    kind = ("stable" if np.isnan(values).any() or np.signbit(values[values == 0]).any()
+            else "quicksort")
+    for start, count in zip(starts[counts > 1].tolist(), counts[counts > 1].tolist(), strict=True):
+        values[start:start + count].sort(kind=kind)
+    return values, starts, present, counts
+
+
+def _segment_sums(values: np.ndarray, starts: np.ndarray, counts: np.ndarray,
+                  square: bool = False) -> np.ndarray:
+    """Sum of (the squares of) each run ``values[start:start + count]`` (runs back to back),
+    added in order from 0 exactly as ``np.bincount`` adds weights, a chunk of runs at a time."""
+    out = np.empty(len(starts))
+    i = 0
+    while i < len(starts):
+        j = max(int(np.searchsorted(starts, starts[i] + _CHUNK_ROWS, side="left")), i + 1)
+        part = values[starts[i]:starts[j - 1] + counts[j - 1]]
+        if square:
+            part = part * part
+        out[i:j] = np.bincount(np.repeat(np.arange(j - i), counts[i:j]), part, j - i)
+        i = j
+    return out
 
 
 def _group_starts(*keys: np.ndarray) -> np.ndarray:

@@ -122,6 +122,65 @@ def test_unknown_features_and_classes_are_reported_not_fatal():
     assert tokens.columns["category"][1] == 0  # unseen class → the unknown-class id
 
 
+
+def _reference_tokens(tok, X):
+    """Tokens of ``X`` computed row by row: vocabulary ids, classes looked up pair by pair,
+    rows of unseen features left out, then Python's stable sort by (stay, time, feature)."""
+    c = X.columns
+    vocabulary = {name: i for i, name in enumerate(tok.feature_names_)}
+    pairs = {pair: k + 1 for k, pair in enumerate(tok.category_pairs_)}
+    names = X.feature_names[c["feature"]]
+    stay = X.row_stay_index()
+    rows = []
+    for i, name in enumerate(names):
+        f = vocabulary.get(name, -1)
+        if f <= 0:
+            continue
+        if c["category"][i] >= 0:
+            value, cls = 0.0, pairs.get((name, X.categories[c["category"][i]]), 0)
+        else:
+            value = np.clip((c["value"][i] - tok.center_[f]) / tok.scale_[f], -tok.clip, tok.clip)
+            cls = -1
+        rows.append((stay[i], c["time"][i], f, value, cls))
+    rows = sorted(rows, key=lambda r: r[:3])
+    return {"feature": np.array([r[2] for r in rows]), "time": np.array([r[1] for r in rows]),
+            "value": np.array([r[3] for r in rows]), "category": np.array([r[4] for r in rows])}
+
+
+def test_tokens_in_order_and_the_same_whatever_the_chunk_size(monkeypatch):
+    """Chunked transforms (stays cut into chunks of rows) give every token of a row-by-row
+    reference: events at one time ordered by vocabulary id (a training set whose features
+    appear in another order), rows out of time order, unseen features and classes."""
+    from medfuse_sk.data import _tokenizer
+
+    rng = np.random.default_rng(3)
+    train = random_events(40, seed=1)
+    train["time"] = np.round(train["time"] / 2) * 2  # many events share a time
+    new = random_events(40, seed=2).iloc[::-1]  # features first seen in another order
+    new["time"] = np.round(new["time"])
+    new.loc[new.index[:30], "feature"] = "Lactate"  # not seen in fit
+    new.loc[new["feature"] == "Sex", "value"] = rng.choice(["F", "M", "X"], (new["feature"] == "Sex").sum())
+    tok = EventTokenizer(max_tokens=None).fit(EventSet.from_long(train))
+    shuffled = EventSet.from_long(new)  # rows out of time order within their stays
+    shuffled.columns = {k: v[::-1].copy() for k, v in shuffled.columns.items()}
+    shuffled.offsets = shuffled.offsets[-1] - shuffled.offsets[::-1]
+    shuffled.stay_ids = shuffled.stay_ids[::-1]
+    for X in (EventSet.from_long(train), EventSet.from_long(new), shuffled):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the unseen feature
+            whole = tok.transform(X)
+            monkeypatch.setattr(_tokenizer, "_CHUNK_ROWS", 7)
+            chunked = tok.transform(X)
+            monkeypatch.undo()
+        want = _reference_tokens(tok, X)
+        for name in ("feature", "time", "category", "value"):
+            np.testing.assert_array_equal(chunked.columns[name], whole.columns[name])
+            np.testing.assert_allclose(whole.columns[name], want[name], rtol=1e-6)
+        np.testing.assert_array_equal(whole.lengths, np.bincount(
+            X.row_stay_index()[np.isin(X.feature_names[X.columns["feature"]], tok.feature_names_[1:])],
+            minlength=len(X)))
+
+
 def test_no_leak_from_validation_folds():
     """Each CV fold's tokenizer must know only its training stays' values."""
     df = random_events(n_stays=40)

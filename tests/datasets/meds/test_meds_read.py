@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from meds_toy import canonical, read_back, reference, with_vocabulary
 
+from medfuse_sk.data import EventTokenizer
 from medfuse_sk.datasets import load_cohort
 from medfuse_sk.datasets.meds import (
     OTHER_CLASS,
@@ -123,6 +124,15 @@ def test_the_vocabulary_is_fitted_on_the_training_split_only(random_meds, tmp_pa
     # the same with the training cohort's vocabulary handed over (what a model folder keeps)
     again = load_meds(data2, task2, split="test", vocabulary=train.vocabulary.to_dict())
     np.testing.assert_array_equal(again.to_event_set().columns["feature"], X.columns["feature"])
+    # a tokenizer fitted on the training samples, none of them <unknown>, cannot give those
+    # held-out rows a token: it says how many it leaves out rather than dropping them silently
+    assert train.report["n_unknown_events"] == 0
+    tokenizer = EventTokenizer().fit(train.to_event_set())
+    n = test.report["n_unknown_events"]
+    with pytest.warns(UserWarning, match=rf"ignored {n} events of 1 feature\(s\) not seen in fit: "
+                                         f"'{UNKNOWN_FEATURE}'"):
+        tokens = tokenizer.transform(X)
+    assert tokens.n_rows == X.n_rows - n
     # without an unknown bucket the rows are dropped, and counted
     dropped = load_meds(data2, task2, split="test", unknown=False)
     assert dropped.report["n_unknown_dropped"] == test.report["n_unknown_events"]
