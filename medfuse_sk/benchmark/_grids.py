@@ -55,6 +55,10 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
     "strats": {"lr": [2e-4, 5e-4, 1e-3], "d_model": [32, 64], "dropout": [0.1, 0.2, 0.3]},
     "summit": {"lr": [3e-5, 1e-4, 3e-4], "dropout": [0.1, 0.2], "head_dropout": [0.2, 0.45]},
     "raindrop": {"lr": [1e-4, 5e-4, 1e-3], "dropout": [0.1, 0.2, 0.3]},
+    # meds-tab's XGBoost (defaults: XGBoost's eta 0.3 and depth 6, codes seen 10 times) within
+    # the ranges of meds-tab's own sweep; each setting runs the whole meds-tab pipeline
+    "meds_tab": {"eta": [0.03, 0.1, 0.3], "max_depth": [3, 6, 9],
+                 "min_code_inclusion_count": [1, 10]},
 }
 
 #: Registered models fitted as they are, with the reason (they are fixed configurations:

@@ -8,7 +8,7 @@ skorch callbacks (``_callbacks.py``) and the device of ``device="auto"`` (``_dev
 """
 
 # every model folder registers its models on import
-from . import mtan, raindrop, sand, seft, strats, summit, tcn, transformer  # noqa: F401
+from . import meds_tab, mtan, raindrop, sand, seft, strats, summit, tcn, transformer  # noqa: F401
 from ._base import (
     BaseEventClassifier,
     EventClassifierMixin,

@@ -85,7 +85,9 @@ class MEDSCohort(Cohort):
         label files — what :meth:`predictions` writes back.
     event_set : EventSet
         The samples' events; times are hours since the start of the look-back window (or the
-        subject's first event), static rows at 0.
+        subject's first event), static rows at 0. Its ``info["meds"]`` records the source for
+        models that read the MEDS files themselves (``meds_tab``): ``data_dir``, ``exclude``
+        and ``samples`` (``subject_id``, ``prediction_time`` by stay id); subsets keep it.
     vocabulary : MEDSVocabulary
         The features the codes became (fitted on the training samples).
     options : dict
@@ -384,6 +386,10 @@ def load_meds(
     options = {"lookback_hours": None if lookback_us is None else lookback_us / _US_PER_HOUR,
                "exclude": list(exclude), "sample_ids": sample_ids, "label": label_column}
     report["sample_ids"] = id_kind
+    # where the stays came from, for models that read the MEDS files themselves (meds_tab); it
+    # travels with every subset of the event set (EventSet.take keeps info)
+    event_set.info["meds"] = {"data_dir": str(data_dir.absolute()), "exclude": list(exclude),
+                              "samples": samples[["subject_id", "prediction_time"]].copy()}
     return MEDSCohort(
         events=None, labels=y, stay_ids=stay_ids, report=report,
         categorical=tuple(vocabulary.categorical), split=tuple(_library_word(s) for s in wanted),
@@ -436,7 +442,8 @@ def _counts(results) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _assemble(results, vocabulary: MEDSVocabulary, position: np.ndarray, keep: np.ndarray,
               ids_all: np.ndarray, labels: pd.DataFrame) -> tuple[EventSet, int, int]:
     """The kept samples' events, in the order of the labels, as one EventSet: each shard's
-    rows scattered straight into place (one copy of the events, no long table)."""
+    rows scattered straight into place (one copy of the events, no long table), then let go
+    (the shard results keep their reports and counts, not their rows)."""
     kept_rows = np.flatnonzero(keep)
     slot = np.full(len(keep), -1, dtype=np.int64)
     slot[kept_rows] = np.arange(len(kept_rows))
@@ -487,6 +494,9 @@ def _assemble(results, vocabulary: MEDSVocabulary, position: np.ndarray, keep: n
         columns["feature"][dest] = feature
         columns["value"][dest] = value
         columns["category"][dest] = category
+        del feature, value, text, category, texted, dest
+        r.time, r.entry, r.value, r.text = (np.empty(0, dtype=a.dtype)
+                                            for a in (r.time, r.entry, r.value, r.text))
     stay_ids = ids_all[kept_rows]
     event_set = EventSet(stay_ids, offsets, columns, np.asarray(vocabulary.names, dtype=object),
                          np.asarray(all_classes, dtype=object), vocabulary.categorical,
