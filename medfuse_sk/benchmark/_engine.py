@@ -155,8 +155,10 @@ class _Runner:
 
     def __init__(self, data: BenchmarkData, out: Path, plans: dict[str, Plan], seeds: list[int],
                  inner: tuple[np.ndarray, np.ndarray], jobs: int, threads: int,
-                 in_process: bool, retry_failed: bool, progress: Callable[[str], None]) -> None:
+                 in_process: bool, retry_failed: bool, progress: Callable[[str], None],
+                 time_limit: float | None = None) -> None:
         self.data, self.out, self.plans, self.seeds = data, out, plans, seeds
+        self.time_limit = time_limit
         self.inner, self.jobs, self.threads = inner, jobs, threads
         self.in_process, self.retry_failed, self.progress = in_process, retry_failed, progress
         self.queue: deque[dict[str, Any]] = deque()
@@ -175,7 +177,7 @@ class _Runner:
     def _unit(self, plan: Plan, kind: str, seed: int, setting: dict[str, Any]) -> dict[str, Any]:
         unit = {"kind": kind, "name": plan.name, "factory": plan.factory, "seed": seed,
                 "setting": setting, "key": setting_key(setting), "threads": self.threads,
-                "fit_rows": None, "score_rows": None}
+                "fit_rows": None, "score_rows": None, "time_limit": self.time_limit}
         if kind == "tune":
             unit["fit_rows"], unit["score_rows"] = self.inner
         return unit
@@ -424,6 +426,7 @@ def run_benchmark(
     jobs: int = 2,
     threads: int = 1,
     retry_failed: bool = False,
+    time_limit: float | None = None,
     in_process: bool = False,
     skipped: dict[str, str] | None = None,
     command: str | None = None,
@@ -455,6 +458,10 @@ def run_benchmark(
         Worker processes, and threads each.
     retry_failed : bool, default False
         Run units again that a previous run recorded as failed.
+    time_limit : float, optional
+        Seconds one fit (with its prediction) may take; a unit past it is recorded as failed
+        ("ran past the time limit") and the rest go on. ``retry_failed`` with a larger limit
+        runs it again.
     in_process : bool, default False
         Fit in this process, one unit after another (for tests and debugging; no thread limits).
     skipped : dict, optional
@@ -479,6 +486,8 @@ def run_benchmark(
         raise ValueError(f"inner_valid must lie in (0, 1), got {inner_valid!r}")
     if jobs < 1 or threads < 1:
         raise ValueError(f"jobs and threads must be at least 1; got jobs={jobs}, threads={threads}")
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
     out = Path(out)
     key = _protocol_key(data, inner_valid)
     _check_folder(out, key)
@@ -488,11 +497,12 @@ def run_benchmark(
     out.mkdir(parents=True, exist_ok=True)
     plans = _plan_models(models, seeds[0], max_settings)
     inner = _inner_split(data.y_train.to_numpy(), inner_valid, seeds[0])
-    runner = _Runner(data, out, plans, seeds, inner, jobs, threads, in_process, retry_failed, say)
+    runner = _Runner(data, out, plans, seeds, inner, jobs, threads, in_process, retry_failed, say,
+                     time_limit)
     runner.plan()
     settings = {"models": list(models), "seeds": seeds, "max_settings": max_settings,
                 "inner_valid": inner_valid, "n_bootstrap": n_bootstrap, "jobs": jobs,
-                "threads": threads, "subgroups": list(subgroups)}
+                "threads": threads, "subgroups": list(subgroups), "time_limit": time_limit}
     from ._report import protocol_record
 
     history = _history(out)

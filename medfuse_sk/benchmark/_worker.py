@@ -15,16 +15,20 @@ flagged. Child processes' memory is not in that peak (``children_peak_rss_mb`` i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import resource
+import signal
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["THREAD_VARIABLES", "THREAD_PARAMETERS", "init_worker", "run_unit", "limit_threads",
-           "ping"]
+__all__ = ["THREAD_VARIABLES", "THREAD_PARAMETERS", "FitTimeLimit", "init_worker", "run_unit",
+           "limit_threads", "ping", "time_limit"]
 
 #: Environment variables that fix a native thread pool's size at its start.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -125,6 +129,34 @@ def _cpu() -> float:
     return total
 
 
+class FitTimeLimit(TimeoutError):
+    """A unit ran past the benchmark's ``time_limit``."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[bool]:
+    """Raise :class:`FitTimeLimit` in this thread once ``seconds`` have passed (a real-time
+    alarm, ``SIGALRM``: it interrupts Python code between native calls, e.g. between training
+    batches). Yields whether the limit is enforced: not without a limit, off the main thread
+    or where the platform has no ``SIGALRM``."""
+    usable = (seconds is not None and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield False
+        return
+
+    def _expired(signum: int, frame: Any) -> None:
+        raise FitTimeLimit(f"ran past the time limit of {seconds:g} s (--time-limit)")
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def run_unit(unit: dict[str, Any], data: Any = None) -> dict[str, Any]:
     """Build, fit and score one model; never raises for the model's own errors.
 
@@ -134,7 +166,8 @@ def run_unit(unit: dict[str, Any], data: Any = None) -> dict[str, Any]:
         ``factory`` (the registry's), ``name``, ``setting`` (parameters set on the built model),
         ``seed``, ``threads``, ``data`` (the pickle's path, when ``data`` is not given),
         ``fit_rows`` / ``score_rows`` (positions in the training stays, for a tuning fit; None:
-        fit on every training stay and score the scored stays).
+        fit on every training stay and score the scored stays), ``time_limit`` (seconds for
+        fit and predict together, or None: a unit past it fails with :class:`FitTimeLimit`).
     data : BenchmarkData, optional
         In-process runs pass the data itself.
 
@@ -145,8 +178,9 @@ def run_unit(unit: dict[str, Any], data: Any = None) -> dict[str, Any]:
         ``traceback`` (on failure), ``fit_wall_s``, ``fit_cpu_s``, ``predict_wall_s``,
         ``predict_cpu_s``, ``peak_rss_mb``, ``rss_before_mb``, ``peak_scope``, ``threads``,
         ``thread_parameters``, ``torch_threads``, ``native_threads`` (threadpoolctl's pools),
-        ``pid``, ``started`` and ``finished`` (epoch seconds), and ``children_peak_rss_mb``
-        (the largest child process the worker waited for, since it started) when there was one.
+        ``pid``, ``started`` and ``finished`` (epoch seconds), ``time_limit_enforced``, and
+        ``children_peak_rss_mb`` (the largest child process the worker waited for, since it
+        started) when there was one.
     """
     from ._grids import apply_setting
 
@@ -176,16 +210,17 @@ def run_unit(unit: dict[str, Any], data: Any = None) -> dict[str, Any]:
                                  pool["num_threads"] for pool in threadpool_info()}
         reset = _reset_peak()
         before = _memory()
-        stage = "fit"
-        wall, cpu = time.perf_counter(), _cpu()
-        model.fit(X_fit, y_fit)
-        out["fit_wall_s"] = time.perf_counter() - wall
-        out["fit_cpu_s"] = _cpu() - cpu
-        stage = "predict_proba"
-        wall, cpu = time.perf_counter(), _cpu()
-        proba = model.predict_proba(X_score)
-        out["predict_wall_s"] = time.perf_counter() - wall
-        out["predict_cpu_s"] = _cpu() - cpu
+        with time_limit(unit.get("time_limit")) as out["time_limit_enforced"]:
+            stage = "fit"
+            wall, cpu = time.perf_counter(), _cpu()
+            model.fit(X_fit, y_fit)
+            out["fit_wall_s"] = time.perf_counter() - wall
+            out["fit_cpu_s"] = _cpu() - cpu
+            stage = "predict_proba"
+            wall, cpu = time.perf_counter(), _cpu()
+            proba = model.predict_proba(X_score)
+            out["predict_wall_s"] = time.perf_counter() - wall
+            out["predict_cpu_s"] = _cpu() - cpu
         after = _memory()
         import numpy as np
 

@@ -102,7 +102,7 @@ def benchmark(args: argparse.Namespace) -> int:
         max_settings=args.max_settings, inner_valid=args.inner_valid,
         n_bootstrap=args.n_bootstrap, jobs=max(args.jobs, 1), threads=args.threads,
         in_process=args.jobs == 0,
-        retry_failed=args.retry_failed, skipped=skipped,
+        retry_failed=args.retry_failed, time_limit=args.time_limit, skipped=skipped,
         command=shlex.join(["medfuse", *getattr(args, "argv", sys.argv[1:])]),
         progress=lambda line: say(args, line))
     print((result.out / "table.md").read_text(), end="")
@@ -150,5 +150,8 @@ def add_parser(sub: Any) -> None:
                    help="threads of each worker (default 1)")
     p.add_argument("--retry-failed", action="store_true",
                    help="fit again what an earlier run of this --out recorded as failed")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="seconds one fit (with its prediction) may take; a fit past it is "
+                        "reported as failed in the table and the rest go on (default: none)")
     add_common(p)
     p.set_defaults(func=benchmark)

@@ -318,3 +318,23 @@ def test_a_killed_benchmark_command_resumes_without_refitting(tmp_path):
     for column in ("auprc_mean", "auprc_sd", "auprc_ci_low", "auprc_ci_high", "auroc_mean", "brier",
                    "ece", "seeds_ok"):
         assert mine[column].item() == theirs[column].item(), column
+
+
+def test_a_fit_past_the_time_limit_fails_its_row_and_the_rest_go_on(bench_data, stand_ins,
+                                                                     tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_SLEEP", "5")
+    began = time.perf_counter()
+    result, _ = _run(bench_data, tmp_path, ["bench_slow", "bench_count"], seeds=[0],
+                     max_settings=0, time_limit=0.5)
+    assert time.perf_counter() - began < 4  # the 5 s sleep was cut short
+    table = result.table.set_index("model")
+    assert table.loc["bench_count", "status"] == "ok"
+    assert table.loc["bench_slow", "status"] == "failed"
+    assert "FitTimeLimit in fit: ran past the time limit of 0.5 s" in table.loc["bench_slow",
+                                                                                 "error"]
+    monkeypatch.setenv("BENCH_SLEEP", "0")
+    result, _ = _run(bench_data, tmp_path, ["bench_slow", "bench_count"], seeds=[0],
+                     max_settings=0, retry_failed=True, time_limit=60)
+    assert (result.table["status"] == "ok").all()
+    with pytest.raises(ValueError, match="time_limit must be a positive"):
+        _run(bench_data, tmp_path, ["bench_count"], seeds=[0], time_limit=0)
