@@ -54,11 +54,14 @@ OLD = {"fusion": "mufuse", "d_model": 64, "partition_factor": 1, "gate": "none",
        "lr_schedule": "cosine", "warmup_epochs": 1.0, "weight_decay": 0.01, "max_epochs": 20,
        "batch_size": 64, "patience": 5, "n_models": 1, "weight_averaging": 0.99,
        "token_dropout": 0.1, "valid_size": 0.0, "threshold": 0.5}
-#: The candidate defaults: the changes from OLD (what they are, and each one's share of the
-#: gain, in docs/performance.md once measured).
-CANDIDATE_TOKENIZER = {**OLD_TOKENIZER}
-CANDIDATE = {**OLD, "n_heads": 1, "max_epochs": 10}
-ROWS = {"old": (OLD_TOKENIZER, OLD), "candidate": (CANDIDATE_TOKENIZER, CANDIDATE),
+#: Candidate defaults, as changes from OLD (chosen by the seed-0 exploration in
+#: docs/performance.md, "The cost of a default fit"): one 64-wide head, a feed-forward layer as
+#: wide as the tokens, twice the learning rate for half the epochs, and 2-hour windows
+#: (``candidate``) or 1-hour windows (``candidate_1h``: no fewer tokens on hourly data).
+CANDIDATE = {**OLD, "n_heads": 1, "dim_feedforward": 64, "lr": 0.002, "max_epochs": 10}
+ROWS = {"old": (OLD_TOKENIZER, OLD),
+        "candidate": ({**OLD_TOKENIZER, "window": 2.0}, CANDIDATE),
+        "candidate_1h": ({**OLD_TOKENIZER, "window": 1.0}, CANDIDATE),
         "new": None}  # None: the library's defaults as they are
 
 
