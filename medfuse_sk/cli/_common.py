@@ -128,11 +128,22 @@ def _column_holder(model: Any) -> Any:
     return found[0][1] if found else None
 
 
+def _read_with(model: Any) -> Any:
+    """The first estimator of ``model`` that remembers how its events were read
+    (``input_columns_``, ``input_time_unit_``: the aggregate step of a Pipeline), or None."""
+    from ..utils import find_estimators
+
+    found = find_estimators(model, lambda est: hasattr(est, "input_columns_"))
+    return found[0][1] if found else None
+
+
 def column_names(args: argparse.Namespace, model: Any = None) -> dict[str, str]:
     """Column names: the options given, else those ``model`` was fitted with, else defaults."""
     holder = _column_holder(model) if model is not None else None
-    return {role: getattr(args, role, None) or getattr(holder, role, None) or DEFAULT_COLUMNS[role]
-            for role in COLUMN_ROLES}
+    read = (_read_with(model) if holder is None and model is not None else None)
+    remembered = getattr(read, "input_columns_", None) or {}
+    return {role: getattr(args, role, None) or getattr(holder, role, None)
+            or remembered.get(role) or DEFAULT_COLUMNS[role] for role in COLUMN_ROLES}
 
 
 def time_unit(args: argparse.Namespace, model: Any = None) -> str:
@@ -141,8 +152,9 @@ def time_unit(args: argparse.Namespace, model: Any = None) -> str:
     from ..utils import find_estimators
 
     found = [] if model is None else find_estimators(model, lambda est: hasattr(est, "time_unit"))
+    read = None if model is None or found else _read_with(model)
     return (getattr(args, "time_unit", None) or (found[0][1].time_unit if found else None)
-            or "h")
+            or getattr(read, "input_time_unit_", None) or "h")
 
 
 def remembered_categorical(model: Any) -> list[Any]:
@@ -156,6 +168,7 @@ def remembered_categorical(model: Any) -> list[Any]:
         for tokenizer in (est, getattr(est, "tokenizer_", None)):
             found += list(getattr(tokenizer, "categorical_features_", None) or ())
         found += list(getattr(est, "categorical", None) or ())
+        found += list(getattr(est, "classes_by_feature_", None) or ())  # per-stay aggregates
     return list(dict.fromkeys(found))
 
 

@@ -42,7 +42,12 @@ def _sorted_classes(classes) -> list:
 
 
 class StayAggregates(TransformerMixin, BaseEstimator):
-    """One row of summary statistics per stay (raw units, NaN where unobserved)."""
+    """One row of summary statistics per stay (raw units, NaN where unobserved).
+
+    Fitted, it also remembers how its events were read: ``input_columns_`` (role → column
+    name: ``stay``, ``time``, ``feature``, ``value``) and ``input_time_unit_``, which
+    ``medfuse predict`` uses for a model file that holds no estimator with column parameters.
+    """
 
     def fit(self, X: Any, y: Any = None) -> StayAggregates:
         events = as_event_set(X)
@@ -59,6 +64,9 @@ class StayAggregates(TransformerMixin, BaseEstimator):
         self.feature_names_out_ = np.array(
             [f"{f}_{s}" for f in self.numeric_features_ for s in STATISTICS]
             + [f"{f}_last" for f in self.classes_by_feature_], dtype=object)
+        # how the events were read, so that a saved model reads its next table the same way
+        self.input_columns_ = {str(k): str(v) for k, v in events.column_names.items()}
+        self.input_time_unit_ = str(events.time_unit)
         return self
 
     def transform(self, X: Any) -> np.ndarray:

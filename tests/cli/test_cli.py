@@ -358,6 +358,27 @@ def test_a_minute_column_is_read_only_with_its_unit_and_the_model_remembers_it(
         np.testing.assert_allclose(explained["risk"], a["risk"][:3], rtol=1e-5)
 
 
+def test_an_aggregate_pipeline_remembers_how_its_events_were_read(minute_files, tmp_path):
+    """A Pipeline whose steps have no column parameters (aggregates → a linear model) reads
+    its next table with the fit's columns and unit (the aggregate step remembers them)."""
+    minutes, hours = str(minute_files / "minutes.csv"), str(minute_files / "hours.csv")
+    renamed = tmp_path / "renamed.csv"
+    pd.read_csv(minutes).rename(columns={"stay_id": "icu", "feature": "item"}).to_csv(
+        renamed, index=False)
+    labels = pd.read_csv(minute_files / "labels.csv").rename(columns={"stay_id": "icu"})
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    out = tmp_path / "m"
+    main(["fit", str(renamed), str(tmp_path / "labels.csv"), "--out", str(out), "--model",
+          "logistic_regression", "--stay", "icu", "--feature", "item", "--time", "minute",
+          "--time-unit", "min", "--quiet"])
+    main(["predict", str(out), str(renamed), "--out", str(tmp_path / "a.csv"), "--quiet"])
+    main(["predict", str(out), hours, "--out", str(tmp_path / "b.csv"), "--quiet", "--stay",
+          "stay_id", "--feature", "feature", "--time", "time", "--time-unit", "h"])
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert a.columns.tolist() == ["icu", "risk"] and len(a) == 120
+    np.testing.assert_allclose(a["risk"], b["risk"], rtol=1e-6)
+
+
 def test_time_unit_options_that_cannot_apply_are_errors(files, tmp_path, capsys):
     events, labels = str(files / "events.csv.gz"), str(files / "labels.csv")
     out = str(tmp_path / "m")
