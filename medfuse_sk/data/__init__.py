@@ -7,7 +7,7 @@ that take those; prediction tasks cut from events (:func:`make_window_task`). No
 """
 
 from ._aggregates import STATISTICS, StayAggregates
-from ._events import TIME_UNITS, ColumnError, EventSet, as_event_set
+from ._events import TIME_UNITS, ColumnError, EventSet, as_event_set, event_order_moves
 from ._grid import regular_grid
 from ._ragged import RaggedStays, gather_rows
 from ._tasks import EXCLUSION_REASONS, WindowTask, make_window_task
@@ -22,5 +22,5 @@ from ._tokenizer import (
 
 __all__ = ["COUNT_FEATURE", "EMPTY_FEATURE", "EXCLUSION_REASONS", "STATISTICS", "TIME_UNITS",
            "ColumnError", "EventSet", "EventTokenizer", "RaggedStays", "StayAggregates",
-           "TokenSet", "WindowTask", "as_event_set", "gather_rows", "make_window_task",
-           "regular_grid", "static_codes", "static_feature_ids"]
+           "TokenSet", "WindowTask", "as_event_set", "event_order_moves", "gather_rows",
+           "make_window_task", "regular_grid", "static_codes", "static_feature_ids"]

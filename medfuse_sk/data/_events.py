@@ -38,7 +38,7 @@ import pandas as pd
 from ..utils import as_python, closest, examples
 from ._ragged import RaggedStays
 
-__all__ = ["EventSet", "ColumnError", "TIME_UNITS", "as_event_set"]
+__all__ = ["EventSet", "ColumnError", "TIME_UNITS", "as_event_set", "event_order_moves"]
 
 _HOUR = np.timedelta64(1, "h")
 
@@ -573,3 +573,36 @@ def as_event_set(X: Any) -> EventSet:
         raise exc.rephrased(exc.hint("A table with the default column names and times in "
                                      "hours is read as is; else pass an EventSet built with "
                                      "EventSet.from_long(table, {})")) from None
+
+
+def event_order_moves(stay: np.ndarray, time: np.ndarray,
+                      feature: np.ndarray) -> tuple[np.ndarray | slice, np.ndarray] | None:
+    """The moves that put rows in events' order, ``np.lexsort((feature, time, stay))`` (the
+    order :meth:`EventSet.from_long` gives, up to the order of rows that share stay, time and
+    feature, which is kept): ``(where, source)``, row ``where`` takes row ``source``; None where
+    the rows are in that order already.
+
+    ``stay`` never decreases. Rows in (stay, time) order only need their runs of equal
+    (stay, time) with a step back in feature sorted: a pass to find them and a sort of those
+    runs alone; other rows get one full stable sort.
+    """
+    if len(stay) < 2:
+        return None
+    same_stay = stay[1:] == stay[:-1]
+    if not (~same_stay | (time[1:] >= time[:-1])).all():  # times going back, or NaN
+        return slice(None), np.lexsort((feature, time, stay))
+    tie = same_stay & (time[1:] == time[:-1])
+    back = tie & (feature[1:] < feature[:-1])
+    if not back.any():
+        return None
+    tied = np.flatnonzero(tie)  # i: rows i and i + 1 share (stay, time)
+    opens = np.ones(len(tied), dtype=bool)
+    opens[1:] = tied[1:] != tied[:-1] + 1
+    run = np.cumsum(opens) - 1
+    unsorted = np.zeros(run[-1] + 1, dtype=bool)
+    unsorted[run[back[tied]]] = True
+    first = tied[opens][unsorted]
+    size = tied[np.append(opens[1:], True)][unsorted] + 2 - first
+    owner = np.repeat(np.arange(len(first)), size)
+    rows = np.arange(int(size.sum())) - (np.cumsum(size) - size)[owner] + first[owner]
+    return rows, rows[np.lexsort((feature[rows], owner))]

@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import examples
-from ._events import EventSet, as_event_set
+from ._events import EventSet, as_event_set, event_order_moves
 from ._ragged import RaggedStays
 
 __all__ = ["EventTokenizer", "TokenSet", "EMPTY_FEATURE", "COUNT_FEATURE", "static_codes",
@@ -304,7 +304,7 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
                 keep = ~drop[lo:hi]
                 rows = {name: column[keep] for name, column in rows.items()}
             rows["value"] = self._scaled(rows)
-            moves = _event_order(rows["stay"], rows["time"], rows["feature"])
+            moves = event_order_moves(rows["stay"], rows["time"], rows["feature"])
             a, b = offsets[s0], offsets[s1]
             for name, out in columns.items():
                 out[a:b] = rows[name]
@@ -438,34 +438,6 @@ def _stay_chunks(offsets: np.ndarray, size: int):
         end = min(max(end, first + 1), n_stays)
         yield first, end
         first = end
-
-
-def _event_order(stay: np.ndarray, time: np.ndarray,
-                 feature: np.ndarray) -> tuple[np.ndarray | slice, np.ndarray] | None:
-    """The moves that put rows in ``np.lexsort((feature, time, stay))`` order (stay never
-    decreasing): ``(where, source)``, row ``where`` takes row ``source``; None where the rows
-    are in that order already. Rows in (stay, time) order, as events are, only need their runs
-    of equal (stay, time) with a step back in feature sorted."""
-    if len(stay) < 2:
-        return None
-    same_stay = stay[1:] == stay[:-1]
-    if not (~same_stay | (time[1:] >= time[:-1])).all():  # times going back, or NaN
-        return slice(None), np.lexsort((feature, time, stay))
-    tie = same_stay & (time[1:] == time[:-1])
-    back = tie & (feature[1:] < feature[:-1])
-    if not back.any():
-        return None
-    tied = np.flatnonzero(tie)  # i: rows i and i + 1 share (stay, time)
-    opens = np.ones(len(tied), dtype=bool)
-    opens[1:] = tied[1:] != tied[:-1] + 1
-    run = np.cumsum(opens) - 1
-    unsorted = np.zeros(run[-1] + 1, dtype=bool)
-    unsorted[run[back[tied]]] = True
-    first = tied[opens][unsorted]
-    size = tied[np.append(opens[1:], True)][unsorted] + 2 - first
-    owner = np.repeat(np.arange(len(first)), size)
-    rows = np.arange(int(size.sum())) - (np.cumsum(size) - size)[owner] + first[owner]
-    return rows, rows[np.lexsort((feature[rows], owner))]
 
 
 def _sorted_by_feature(feature_ids: np.ndarray, values: np.ndarray, n: int):

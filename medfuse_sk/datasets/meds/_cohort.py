@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...data import EventSet
+from ...data import EventSet, event_order_moves
 from ...utils import examples
 from .._base import Cohort
 from .._registry import SPLIT_ALIASES
@@ -85,7 +85,10 @@ class MEDSCohort(Cohort):
         label files — what :meth:`predictions` writes back.
     event_set : EventSet
         The samples' events; times are hours since the start of the look-back window (or the
-        subject's first event), static rows at 0. Its ``info["meds"]`` records the source for
+        subject's first event), static rows at 0. Within a sample, rows are in time order and
+        rows at one time by feature id, as :meth:`EventSet.from_long` orders them; the rows of
+        one feature at one time (rare) keep the order of the shards: static rows first, numbers
+        ascending, texts in text order. Its ``info["meds"]`` records the source for
         models that read the MEDS files themselves (``meds_tab``): ``data_dir``, ``exclude``
         and ``samples`` (``subject_id``, ``prediction_time`` by stay id); subsets keep it.
     vocabulary : MEDSVocabulary
@@ -442,8 +445,9 @@ def _counts(results) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _assemble(results, vocabulary: MEDSVocabulary, position: np.ndarray, keep: np.ndarray,
               ids_all: np.ndarray, labels: pd.DataFrame) -> tuple[EventSet, int, int]:
     """The kept samples' events, in the order of the labels, as one EventSet: each shard's
-    rows scattered straight into place (one copy of the events, no long table), then let go
-    (the shard results keep their reports and counts, not their rows)."""
+    rows put in the events' order and scattered straight into place (one copy of the events,
+    no long table), then let go (the shard results keep their reports and counts, not their
+    rows)."""
     kept_rows = np.flatnonzero(keep)
     slot = np.full(len(keep), -1, dtype=np.int64)
     slot[kept_rows] = np.arange(len(kept_rows))
@@ -471,12 +475,15 @@ def _assemble(results, vocabulary: MEDSVocabulary, position: np.ndarray, keep: n
         feature = m[r.entry]
         keep_row = ~gone
         n_unknown += int((feature == unknown_id).sum())
-        row_lengths = r.lengths - (np.bincount(np.repeat(np.arange(len(r.samples)), r.lengths)[gone],
-                                               minlength=len(r.samples)) if gone.any() else 0)
+        owner = np.repeat(np.arange(len(r.samples), dtype=np.int32), r.lengths)  # sample of a row
+        any_gone = bool(gone.any())
+        row_lengths = r.lengths - (np.bincount(owner[gone], minlength=len(r.samples))
+                                   if any_gone else 0)
         starts = offsets[slot[position[r.samples]]]
         dest = _dest(starts, row_lengths)
-        any_gone = bool(gone.any())
-        feature = feature[keep_row] if any_gone else feature
+        if any_gone:
+            feature, owner = feature[keep_row], owner[keep_row]
+        time = r.time[keep_row] if any_gone else r.time
         value = (r.value[keep_row] if any_gone else r.value).astype(np.float64)
         text = r.text[keep_row] if any_gone else r.text
         category = np.full(len(feature), -1, dtype=np.int32)
@@ -490,11 +497,18 @@ def _assemble(results, vocabulary: MEDSVocabulary, position: np.ndarray, keep: n
                                           r.texts[uniq % max(len(r.texts), 1)])
             category[texted] = ids[inverse]
             value[texted] = np.nan
-        columns["time"][dest] = r.time[keep_row] if any_gone else r.time
+        # the events' order (EventSet.from_long's): a sample's rows at one time by feature id,
+        # not by code as in the shard, so that the tokenizer has nothing to sort; the rows of
+        # one feature at one time keep the shard's order
+        moves = event_order_moves(owner, time, feature)
+        if moves is not None:
+            for column in (time, feature, value, category):
+                column[moves[0]] = column[moves[1]]
+        columns["time"][dest] = time
         columns["feature"][dest] = feature
         columns["value"][dest] = value
         columns["category"][dest] = category
-        del feature, value, text, category, texted, dest
+        del feature, value, text, category, texted, dest, owner, time, moves
         r.time, r.entry, r.value, r.text = (np.empty(0, dtype=a.dtype)
                                             for a in (r.time, r.entry, r.value, r.text))
     stay_ids = ids_all[kept_rows]

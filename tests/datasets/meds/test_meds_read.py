@@ -5,9 +5,9 @@ reference (meds_toy.reference) and the standard's rules."""
 import numpy as np
 import pandas as pd
 import pytest
-from meds_toy import canonical, read_back, reference, with_vocabulary
+from meds_toy import canonical, random_dataset, read_back, reference, with_vocabulary, write_dataset
 
-from medfuse_sk.data import EventTokenizer
+from medfuse_sk.data import EventSet, EventTokenizer, event_order_moves
 from medfuse_sk.datasets import load_cohort
 from medfuse_sk.datasets.meds import (
     OTHER_CLASS,
@@ -219,6 +219,48 @@ def test_events_long_table_and_repr(random_meds):
     assert len(cohort.events) == cohort.report["n_events"]
     assert list(cohort.events.columns) == ["stay_id", "time", "feature", "value"]
     assert "samples have no events" in cohort.summary()
+
+
+def _tied_meds(root):
+    """A dataset whose events share their hour: runs of several codes at one time, static rows
+    and events at a window's start at time 0 alike."""
+    rows, labels, splits = random_dataset(n_subjects=24, seed=3, codes=("HR", "NA", "LAB//X", "K", "CL"))
+    rows["time"] = rows["time"].dt.floor("h")
+    labels = labels.assign(prediction_time=labels["prediction_time"].dt.floor("h")).drop_duplicates(
+        ["subject_id", "prediction_time"])
+    return write_dataset(root, rows, labels, splits)
+
+
+@pytest.mark.parametrize("lookback", [None, 6.0])
+@pytest.mark.parametrize("dataset", ["random", "tied"])
+def test_events_come_in_the_order_from_long_gives(random_meds, tmp_path, dataset, lookback):
+    """Within a sample, rows by time, then feature id — EventSet.from_long's order — not by
+    code as in the shards: the tokenizer's tie sort finds nothing to do. The same events read
+    back through from_long (features first seen in the vocabulary's order, so that both number
+    them alike) come out in the same order."""
+    data, task = random_meds[:2] if dataset == "random" else _tied_meds(tmp_path)
+    X = load_meds(data, task, split="all", lookback=lookback).to_event_set()
+    stay = X.row_stay_index()
+    tied = (stay[1:] == stay[:-1]) & (X.columns["time"][1:] == X.columns["time"][:-1])
+    codes = X.feature_names[X.columns["feature"]]
+    assert (codes[1:][tied] != codes[:-1][tied]).sum() > 50  # several codes share a time
+    assert event_order_moves(stay, X.columns["time"], X.columns["feature"]) is None
+
+    long = X.to_long()
+    shuffled = long.sample(frac=1, random_state=0)
+    first_seen = shuffled.iloc[np.argsort(X.columns["feature"][shuffled.index], kind="stable")]
+    Y = EventSet.from_long(first_seen, stays=X.stay_ids, categorical=X.categorical_features,
+                           duplicates="raise")
+    np.testing.assert_array_equal(Y.offsets, X.offsets)
+    np.testing.assert_array_equal(Y.columns["time"], X.columns["time"])
+    np.testing.assert_array_equal(Y.feature_names[Y.columns["feature"]], codes)
+    # rows of one feature at one time: the same rows (from_long orders them by value)
+    back = Y.to_long()
+    for table in (long, back):
+        table["value"] = table["value"].astype(str)
+    pd.testing.assert_frame_equal(
+        back.sort_values(list(back.columns), kind="stable", ignore_index=True),
+        long.sort_values(list(long.columns), kind="stable", ignore_index=True))
 
 
 def _same_events(a, b):
