@@ -2,8 +2,10 @@
 
 ``save_model(model, path)`` writes a folder with two files:
 
-- ``model.safetensors``: the network's tensors (``module_.state_dict()``), nothing else. The
-  safetensors format holds raw tensors and a JSON header; reading it runs no code.
+- ``model.safetensors``: the network's tensors (``module_.state_dict()``) and the large numeric
+  arrays among the fitted attributes (a forest's trees, GRU-D's weights; keys ``__arrays__.N``,
+  named in the JSON by a ``__tensor__`` entry). The safetensors format holds raw tensors and a
+  JSON header; reading it runs no code.
 - ``model.json``: the format version, the estimator's class *name* and constructor parameters,
   its fitted statistics (vocabulary, class balance, the fitted tokenizer's scaling statistics
   and classes), the training history, and the SHA-256 of the weights file.
@@ -28,10 +30,12 @@ defining module (``medfuse_sk.models.medfuse._network.MedFuseModule``, as writte
 the move into subpackages) and, through :data:`LEGACY_CLASS_PATHS`, the paths of files written
 before that move (``medfuse_sk.model.MedFuseModule``, ``medfuse_sk.losses.BinaryLoss``).
 
-Only estimators with a torch network (skorch nets: ``module_``) have weights in
+Estimators with a torch network (skorch nets: ``module_``) have their weights in
 ``model.safetensors``; any other registered estimator saves its fitted attributes (those
 ending in ``_``) in the JSON, which must hold values plain JSON describes (numbers, strings,
-arrays, lists, dicts, tuples, registered estimators).
+arrays, lists, dicts, tuples, registered estimators) — numeric arrays of
+:data:`INLINE_ARRAY_LIMIT` elements or more go to ``model.safetensors`` instead of the JSON
+(format version 2; version 1 files, all arrays in the JSON, load as before).
 
 Why not ``skops.io``: it refuses unknown types, but our estimators hold torch modules and
 optimizers, which skops cannot represent without trusting them by name; the user would have to
@@ -43,6 +47,7 @@ Pickle keeps working (``pickle.dump(model, f)``); use it only for files you wrot
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import sys
@@ -57,10 +62,21 @@ import torch
 from ..utils import find_estimators, sha256_file
 
 __all__ = ["ModelFileError", "save_model", "load_model", "check_saveable", "class_reference",
-           "LEGACY_CLASS_PATHS", "FORMAT", "FORMAT_VERSION"]
+           "LEGACY_CLASS_PATHS", "FORMAT", "FORMAT_VERSION", "INLINE_ARRAY_LIMIT"]
 
 FORMAT = "medfuse-sk-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The format versions this release reads (1: every fitted array in the JSON).
+READABLE_VERSIONS = (1, 2)
+#: Numeric fitted arrays with at least this many elements are stored in the weights file.
+INLINE_ARRAY_LIMIT = 256
+_ARRAY_PREFIX = "__arrays__."
+#: dtypes stored as tensors (others stay in the JSON)
+_TENSOR_DTYPES = {np.dtype(t) for t in ("f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "?")}
+#: While saving: the arrays moved out of the JSON; while loading: a function that reads the
+#: weights file's tensors.
+_ARRAYS: contextvars.ContextVar[Any] = contextvars.ContextVar("_ARRAYS",
+                                                                                default=None)
 CONFIG_FILE = "model.json"
 WEIGHTS_FILE = "model.safetensors"
 
@@ -182,6 +198,12 @@ def _encode(value: Any) -> Any:
                                     "data": [_encode(v) for v in value.ravel().tolist()]}}
         if value.dtype.kind not in "biuf":
             raise _Unsupported(f"an array of dtype {value.dtype}")
+        sink = _ARRAYS.get()
+        native = value.dtype.newbyteorder("=")
+        if isinstance(sink, dict) and value.size >= INLINE_ARRAY_LIMIT and native in _TENSOR_DTYPES:
+            key = f"{_ARRAY_PREFIX}{len(sink)}"
+            sink[key] = torch.from_numpy(np.ascontiguousarray(value, dtype=native).ravel())
+            return {"__tensor__": {"key": key, "dtype": native.str, "shape": list(value.shape)}}
         return {"__ndarray__": {"dtype": value.dtype.str, "shape": list(value.shape),
                                 "data": value.ravel().tolist()}}
     if isinstance(value, type):
@@ -228,6 +250,8 @@ def _decode(value: Any, where: str) -> Any:
             return array.reshape([int(n) for n in _expect(shape, list, where)])
         except (ValueError, TypeError) as exc:
             raise ModelFileError(f"{where}: array data do not fit shape {shape!r}") from exc
+    if tag == "__tensor__":
+        return _stored_array(_expect(body, dict, where), where)
     if tag == "__multiindex__":
         body = _expect(body, dict, where)
         tuples = [tuple(_decode(t, where)) for t in _expect(body.get("tuples"), list, where)]
@@ -245,6 +269,28 @@ def _decode(value: Any, where: str) -> Any:
     if tag == "__estimator__":
         return _rebuild(_expect(body, dict, where), where)
     raise ModelFileError(f"{where}: unknown tag {tag!r}")
+
+
+def _stored_array(body: dict[str, Any], where: str) -> np.ndarray:
+    """An array the JSON names by its key in the weights file."""
+    source = _ARRAYS.get()
+    source = source() if callable(source) else (source or {})
+    key, dtype, shape = body.get("key"), body.get("dtype"), body.get("shape")
+    if not isinstance(key, str) or key not in source:
+        raise ModelFileError(f"{where}: the array {key!r} is not in the weights file")
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as exc:
+        raise ModelFileError(f"{where}: unsupported array dtype {dtype!r}") from exc
+    if dtype not in _TENSOR_DTYPES:
+        raise ModelFileError(f"{where}: unsupported array dtype {dtype.str!r}")
+    array = source[key].numpy()
+    if array.dtype != dtype:
+        raise ModelFileError(f"{where}: the array {key!r} is {array.dtype}, the JSON says {dtype}")
+    try:
+        return array.reshape([int(n) for n in _expect(shape, list, where)]).copy()
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(f"{where}: array {key!r} does not fit shape {shape!r}") from exc
 
 
 def _expect(value: Any, kind: type, where: str) -> Any:
@@ -415,10 +461,15 @@ def save_model(model: Any, path: str | os.PathLike) -> Path:
     from safetensors.torch import save_file
 
     path = Path(path)
-    description = _describe(model)
+    arrays: dict[str, Any] = {}
+    token = _ARRAYS.set(arrays)
+    try:
+        description = _describe(model)
+    finally:
+        _ARRAYS.reset(token)
     _check_fitted(model)
     networks = _networks(model)
-    tensors: dict[str, torch.Tensor] = {}
+    tensors: dict[str, torch.Tensor] = dict(arrays)
     for prefix, clf in networks:
         module = getattr(clf.module_, "module", clf.module_)  # unwrap a DistributedDataParallel
         for key, tensor in module.state_dict().items():
@@ -487,20 +538,35 @@ def load_model(path: str | os.PathLike, *, device: str | None = None) -> Any:
     if config.get("format") != FORMAT:
         raise ModelFileError(f"{config_file}: not a medfuse-sk model file (format "
                              f"{config.get('format')!r})")
-    if config.get("format_version") != FORMAT_VERSION:
+    if config.get("format_version") not in READABLE_VERSIONS:
         raise ModelFileError(f"{config_file}: format version {config.get('format_version')!r}; "
-                             f"this release reads version {FORMAT_VERSION}")
+                             f"this release reads versions "
+                             f"{', '.join(map(str, READABLE_VERSIONS))}")
     recorded = _expect(config.get("weights"), dict, where).get("sha256")
     actual = sha256_file(weights)
     if recorded != actual:
         raise ModelFileError(f"{weights}: SHA-256 {actual} does not match the {recorded!r} "
                              f"recorded in {config_file.name}: the weights were changed, "
                              "truncated or belong to another model")
-    model = _rebuild(_expect(config.get("model"), dict, where), f"{where}: model")
+    read: dict[str, Any] = {}
+
+    def tensors_read() -> dict[str, Any]:
+        """The weights file's tensors, read once, when first needed: the JSON's classes are
+        checked before the weights file is touched, unless an array stored there comes first."""
+        if not read:
+            try:
+                read.update(load_file(str(weights)))
+            except (SafetensorError, OSError, ValueError) as exc:
+                raise ModelFileError(f"{weights}: not a readable safetensors file ({exc})") from exc
+            read.setdefault("", None)  # read, even when empty
+        return read
+
+    token = _ARRAYS.set(tensors_read)
     try:
-        tensors = load_file(str(weights))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelFileError(f"{weights}: not a readable safetensors file ({exc})") from exc
+        model = _rebuild(_expect(config.get("model"), dict, where), f"{where}: model")
+    finally:
+        _ARRAYS.reset(token)
+    tensors = {k: v for k, v in tensors_read().items() if k and not k.startswith(_ARRAY_PREFIX)}
     histories = _expect(config.get("history", {}), dict, where)
     for prefix, clf in _networks(model):
         if device is not None:

@@ -386,3 +386,46 @@ def test_an_unfitted_registered_model_is_refused(registered_counter, tmp_path):
     with pytest.raises(ModelFileError, match="step 'eventcountclassifier': this "
                                              "EventCountClassifier is not fitted"):
         save_model(make_pipeline(registered_counter()), tmp_path / "unfitted")
+
+
+def test_large_fitted_arrays_go_to_the_weights_file_and_come_back_exactly(data, tmp_path,
+                                                                          monkeypatch):
+    """A forest's tree arrays: in model.safetensors (named from the JSON), not in the JSON;
+    the loaded forest predicts exactly as the saved one; a JSON naming an array the weights
+    file lacks is refused."""
+    from safetensors.torch import load_file
+
+    from medfuse_sk.io import _persistence
+    from medfuse_sk.models import create_model
+
+    monkeypatch.setattr(_persistence, "INLINE_ARRAY_LIMIT", 16)  # trees of 120 stays are small
+    INLINE_ARRAY_LIMIT = 16
+
+    X, y = data[0], data[1]
+    model = create_model("random_forest", random_state=0, n_estimators=5).fit(X, y)
+    folder = save_model(model, tmp_path / "forest")
+    text = (folder / "model.json").read_text()
+    stored = load_file(str(folder / "model.safetensors"))
+    assert stored and all(k.startswith("__arrays__.") for k in stored)
+    assert all(v.numel() >= INLINE_ARRAY_LIMIT for v in stored.values())
+    assert text.count('"__tensor__"') == len(stored)
+    config = json.loads(text)
+
+    def sizes(node):  # the numeric arrays left in the JSON: all small (names stay there)
+        if isinstance(node, dict):
+            if "__ndarray__" in node and node["__ndarray__"]["dtype"] != "object":
+                yield int(np.prod(node["__ndarray__"]["shape"]))
+            for v in node.values():
+                yield from sizes(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from sizes(v)
+
+    assert max(sizes(config), default=0) < INLINE_ARRAY_LIMIT
+    back = load_model(folder)
+    np.testing.assert_array_equal(back.predict_proba(X), model.predict_proba(X))
+    text = (folder / "model.json").read_text().replace('"__arrays__.0"', '"__arrays__.999"')
+    (folder / "model.json").write_text(text)
+    with pytest.raises(ModelFileError, match=r"model.json.*'__arrays__.999' is not in the "
+                                             "weights file"):
+        load_model(folder)
