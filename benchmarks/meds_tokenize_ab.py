@@ -1,0 +1,63 @@
+"""Tokenising the same events read two ways, alternately in one process: the MEDS reader's
+EventSet against the long table's (``benchmarks/meds_scale.py`` builds both; issue 21's rule:
+no step slower per event than the long-table path). Run-to-run noise on a shared machine is
+about ±15 %, so single runs of separate processes cannot settle a gap of that size; here both
+EventSets live in one process and are tokenised in turn, ``--repeats`` times each.
+
+    nice -n 5 python benchmarks/meds_tokenize_ab.py --work /tmp/meds_scale \\
+        --out benchmarks/results/meds/tokenize_ab_50M.json
+
+``--work`` is a folder ``meds_scale.py`` generated (its ``MEDS``, ``task_all`` and
+``long.parquet``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    from medfuse_sk.data import EventSet, EventTokenizer
+    from medfuse_sk.datasets.meds import load_meds
+    from medfuse_sk.io import read_table
+
+    meds = load_meds(args.work / "MEDS", args.work / "task_all", split="all", n_jobs=1,
+                     lookback=None, exclude=()).to_event_set()
+    table = read_table(args.work / "long.parquet", "events")
+    long = EventSet.from_long(table)
+    del table
+    assert meds.n_rows == long.n_rows, (meds.n_rows, long.n_rows)
+    seconds: dict[str, list[float]] = {"meds": [], "long": []}
+    for repeat in range(args.repeats):
+        for name, events in (("meds", meds), ("long", long)) if repeat % 2 == 0 else (
+                ("long", long), ("meds", meds)):
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                EventTokenizer(max_tokens=None).fit(events).transform(events)
+            seconds[name].append(time.perf_counter() - start)
+            print(f"{name}: {seconds[name][-1]:.2f} s", flush=True)
+    n = int(meds.n_rows)
+    out = {"events": n, "repeats": args.repeats, "seconds": seconds,
+           "median_s": {k: statistics.median(v) for k, v in seconds.items()},
+           "events_per_s_median": {k: n / statistics.median(v) for k, v in seconds.items()},
+           "meds_over_long": statistics.median(seconds["meds"]) / statistics.median(seconds["long"])}
+    print(json.dumps({k: out[k] for k in ("median_s", "meds_over_long")}))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
