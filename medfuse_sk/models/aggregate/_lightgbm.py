@@ -18,19 +18,13 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ...data import StayAggregates
-from ...utils import install_hint
-from ._stopping import EarlyStoppedBooster
+from ._stopping import EarlyStoppedBooster, import_booster
 
 __all__ = ["EarlyStoppedLGBMClassifier", "make_lightgbm"]
 
 
 def _import_lightgbm():
-    try:
-        import lightgbm
-    except ImportError as error:
-        raise ImportError(f"the lightgbm model needs the lightgbm package: "
-                          f"{install_hint('lightgbm')}") from error
-    return lightgbm
+    return import_booster("lightgbm", "lightgbm", "lightgbm")
 
 
 class EarlyStoppedLGBMClassifier(EarlyStoppedBooster):

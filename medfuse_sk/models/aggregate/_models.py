@@ -17,20 +17,14 @@ from sklearn.impute import SimpleImputer
 from sklearn.utils.validation import check_is_fitted
 
 from ...data import StayAggregates
-from ...utils import install_hint
-from ._stopping import EarlyStoppedBooster
+from ._stopping import EarlyStoppedBooster, import_booster
 
 __all__ = ["AggregateRandomForest", "AggregateSimpleImputer", "EarlyStoppedXGBClassifier",
            "make_xgboost", "make_random_forest"]
 
 
 def _import_xgboost():
-    try:
-        import xgboost
-    except ImportError as error:
-        raise ImportError(f"the xgboost model needs the xgboost package: "
-                          f"{install_hint('bench')}") from error
-    return xgboost
+    return import_booster("xgboost", "xgboost", "bench")
 
 
 class EarlyStoppedXGBClassifier(EarlyStoppedBooster):

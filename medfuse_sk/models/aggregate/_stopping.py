@@ -8,7 +8,20 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-__all__ = ["EarlyStoppedBooster"]
+__all__ = ["EarlyStoppedBooster", "import_booster"]
+
+
+def import_booster(package: str, model: str, extra: str) -> Any:
+    """The boosting package, or an ImportError that says which extra installs it."""
+    import importlib
+
+    from ...utils import install_hint
+
+    try:
+        return importlib.import_module(package)
+    except ImportError as error:
+        raise ImportError(f"the {model} model needs the {package} package: "
+                          f"{install_hint(extra)}") from error
 
 
 class EarlyStoppedBooster(ClassifierMixin, BaseEstimator):
