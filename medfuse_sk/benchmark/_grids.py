@@ -61,6 +61,9 @@ GRIDS: dict[str, dict[str, list[Any]]] = {
                  "min_code_inclusion_count": [1, 10]},
 }
 
+# the fast recipe is the same network: the same grid around its own settings
+GRIDS["medfuse_fast"] = GRIDS["medfuse"]
+
 #: Registered models fitted as they are, with the reason (they are fixed configurations:
 #: tuning them would make them other models).
 FIXED: dict[str, str] = {

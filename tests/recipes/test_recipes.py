@@ -37,6 +37,16 @@ def test_the_papers_configuration_is_a_registered_model():
     assert "paper" in get_model("medfuse_paper").description
 
 
+def test_the_fast_network_is_a_registered_model():
+    from medfuse_sk.recipes import FAST, FAST_TOKENIZER
+
+    clf = create_model("medfuse_fast", random_state=3, lr=0.001)
+    assert isinstance(clf, MedFuseClassifier) and clf.random_state == 3
+    assert {k: clf.get_params()[k] for k in FAST} == {**FAST, "lr": 0.001}  # keywords override
+    assert clf.tokenizer.get_params() == FAST_TOKENIZER
+    assert "fifth" in get_model("medfuse_fast").description
+
+
 def test_the_recommended_model_is_registered_with_its_settings_as_keywords():
     clf = create_model("medfuse_recommended", random_state=4, combine=None, n_jobs=1, verbose=0)
     assert isinstance(clf, MedFuseClassifier) and clf.random_state == 4 and clf.verbose == 0
@@ -76,6 +86,9 @@ _RECOMMENDED_THEN = {
     "n_heads": 1, "max_epochs": 12, "static_branch": True,
     "combine": ("concat", "xgboost", "grud"), "n_jobs": 2,
 }
+#: The cost issue's candidate (benchmarks/cost_report.py, ``CANDIDATE`` with its 2-hour windows),
+#: as it ran in the paired five-seed comparison behind FAST.
+_FAST_THEN = {"n_heads": 1, "dim_feedforward": 64, "lr": 0.002, "max_epochs": 10, "window": 2.0}
 _PAPER_THEN = {
     "gate": "sigmoid", "beta_init": 0.0, "partition_factor": 4, "n_layers": 2,
     "pooling": "mean", "lr_schedule": "constant", "warmup_epochs": 0.0, "token_dropout": 0.0,
@@ -96,19 +109,22 @@ def _modelling_parameters() -> set[str]:
 
 
 def test_every_modelling_parameter_is_pinned_by_every_recipe():
-    from medfuse_sk.recipes import ENSEMBLE_KEYS, PAPER_TOKENIZER, TOKENIZER_KEYS
+    from medfuse_sk.recipes import ENSEMBLE_KEYS, FAST, FAST_TOKENIZER, PAPER_TOKENIZER, TOKENIZER_KEYS
 
     wanted = _modelling_parameters()
     assert set(RECOMMENDED) - set(ENSEMBLE_KEYS) == wanted
     assert set(PAPER) | set(PAPER_TOKENIZER) == wanted
     assert set(PAPER_TOKENIZER) == set(TOKENIZER_KEYS) and not set(PAPER) & set(TOKENIZER_KEYS)
+    assert set(FAST) | set(FAST_TOKENIZER) == wanted
+    assert set(FAST_TOKENIZER) == set(TOKENIZER_KEYS) and not set(FAST) & set(TOKENIZER_KEYS)
 
 
 def test_the_pinned_recipes_are_the_configurations_that_ran():
-    from medfuse_sk.recipes import PAPER_TOKENIZER
+    from medfuse_sk.recipes import FAST, FAST_TOKENIZER, PAPER_TOKENIZER
 
     assert RECOMMENDED == {**_DEFAULTS_THEN, **_RECOMMENDED_THEN}
     assert {**PAPER, **PAPER_TOKENIZER} == {**_DEFAULTS_THEN, **_PAPER_THEN}
+    assert {**FAST, **FAST_TOKENIZER} == {**_DEFAULTS_THEN, **_FAST_THEN}
 
 
 def test_the_recipes_models_take_every_pinned_value():
