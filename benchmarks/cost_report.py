@@ -59,13 +59,16 @@ OLD = {"fusion": "mufuse", "d_model": 64, "partition_factor": 1, "gate": "none",
 #: wide as the tokens, twice the learning rate for half the epochs, and 2-hour windows
 #: (``candidate``) or 1-hour windows (``candidate_1h``: no fewer tokens on hourly data).
 #: ``candidate_heads4``: the old network (four heads, the default feed-forward width) with only
-#: the training schedule and the windows changed (the P19 exploration's row J).
+#: the training schedule and the windows changed (the P19 exploration's row J);
+#: ``candidate_heads4_e8``: the same for 8 epochs.
 CANDIDATE = {**OLD, "n_heads": 1, "dim_feedforward": 64, "lr": 0.002, "max_epochs": 10}
 CANDIDATE_HEADS4 = {**OLD, "lr": 0.002, "max_epochs": 10}
 ROWS = {"old": (OLD_TOKENIZER, OLD),
         "candidate": ({**OLD_TOKENIZER, "window": 2.0}, CANDIDATE),
         "candidate_1h": ({**OLD_TOKENIZER, "window": 1.0}, CANDIDATE),
         "candidate_heads4": ({**OLD_TOKENIZER, "window": 2.0}, CANDIDATE_HEADS4),
+        "candidate_heads4_e8": ({**OLD_TOKENIZER, "window": 2.0},
+                                {**CANDIDATE_HEADS4, "max_epochs": 8}),
         "new": None}  # None: the library's defaults as they are
 
 

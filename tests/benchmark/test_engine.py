@@ -168,7 +168,9 @@ def test_finished_fits_are_not_refitted_and_a_finished_benchmark_returns_the_sam
     SEEN.clear()
     started = time.perf_counter()
     result, lines = _run(bench_data, tmp_path, ["bench_count"], seeds=[0, 1], max_settings=0)
-    assert time.perf_counter() - started < 5
+    # "returns in seconds": SEEN proves nothing is refitted; the bound only catches a rerun that
+    # redoes real work (10 s were seen here beside two busy model fits on 2 cores)
+    assert time.perf_counter() - started < 30
     assert SEEN == [] and result.fitted == 0
     assert (tmp_path / "table.md").read_text() == table
     assert any("0 fit(s) to run, 2 already done" in line for line in lines)
