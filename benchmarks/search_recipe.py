@@ -64,8 +64,12 @@ def main() -> None:
                           scoring="average_precision", n_jobs=2, refit=True, verbose=2)
     began = time.perf_counter()
     if args.backend == "dask":
+        import dask
         from dask.distributed import Client, LocalCluster
 
+        # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which makes a torch
+        # fit 1.5x slower (docs/scaling.md, "Dask workers: unset MALLOC_TRIM_THRESHOLD_")
+        dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, \
                 Client(cluster), joblib.parallel_backend("dask"):
             search.fit(X, y)
