@@ -1,7 +1,9 @@
 """One MedFuse fit timed in the main process, in a Dask ``LocalCluster`` worker with Dask's
 default ``MALLOC_TRIM_THRESHOLD_=65536`` and with it unset, and in a plain process started with
-that variable (docs/scaling.md, "Dask workers: unset MALLOC_TRIM_THRESHOLD_"). Each case runs in
-its own process: a ``LocalCluster`` also sets the variable in the client's process.
+that variable (docs/scaling.md, "Dask workers and MALLOC_TRIM_THRESHOLD_"). Each case runs in
+its own process: a ``LocalCluster`` also sets the variable in the client's process. Results:
+``dask_malloc.json`` before the library lifted the fixed mmap threshold, ``dask_malloc_lifted.json``
+with it.
 
     python benchmarks/dask_malloc.py --out benchmarks/results/dask_malloc.json
 """

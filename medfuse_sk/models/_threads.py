@@ -16,8 +16,9 @@ between thread counts). The library's own parallel paths (a search's or an ensem
 processes) get one share of the cores each through ``OMP_NUM_THREADS``, which torch reads as
 its own setting.
 
-A process started with ``MALLOC_TRIM_THRESHOLD_`` set (Dask's workers are, by default) makes a
-fit about 1.6 times as costly; the first fit or prediction there warns (:func:`warn_malloc_trim`).
+The first fit or prediction of a process also lifts glibc's mmap threshold where the process
+started with it fixed at 128 kB (Dask's workers: a fit there cost 1.6 times the CPU;
+:func:`~medfuse_sk.utils.lift_fixed_mmap_threshold`).
 """
 
 from __future__ import annotations
@@ -25,20 +26,18 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import warnings
 from collections.abc import Iterator
 
 import torch
 
-__all__ = ["ENV_THREADS", "choose_threads", "busy_cores_elsewhere", "chosen_threads",
-           "warn_malloc_trim"]
+from ..utils import lift_fixed_mmap_threshold
+
+__all__ = ["ENV_THREADS", "choose_threads", "busy_cores_elsewhere", "chosen_threads"]
 
 #: Environment variable that fixes the number of torch threads of every fit and prediction.
 ENV_THREADS = "MEDFUSE_NUM_THREADS"
 
 _SAMPLES = 3
-#: The environment this process started with (Linux), which is what the C library read.
-_START_ENVIRON = "/proc/self/environ"
 _SAMPLE_GAP_S = 0.01
 
 
@@ -125,36 +124,6 @@ def choose_threads() -> int:
     return max(1, min(wanted, _available_cores() - busy))
 
 
-def _started_with(name: str) -> str | None:
-    """The value ``name`` had in this process's environment when it started (Linux: what the C
-    library read), not ``os.environ`` now; None where it was unset or cannot be read."""
-    try:
-        with open(_START_ENVIRON, "rb") as environ:
-            for entry in environ.read().split(b"\0"):
-                key, _, value = entry.partition(b"=")
-                if key == name.encode():
-                    return value.decode(errors="replace")
-    except OSError:
-        return None
-    return None
-
-
-def warn_malloc_trim() -> None:
-    """Warn, once per process, when the process started with ``MALLOC_TRIM_THRESHOLD_`` set:
-    Dask's nannies start workers with 65536, and a torch fit there costs about 1.6 times the
-    CPU time (docs/scaling.md, "Dask workers: unset MALLOC_TRIM_THRESHOLD_")."""
-    if _state.warned_malloc:
-        return
-    _state.warned_malloc = True
-    value = _started_with("MALLOC_TRIM_THRESHOLD_")
-    if value is not None:
-        warnings.warn(
-            f"this process started with MALLOC_TRIM_THRESHOLD_={value} (Dask sets it for its "
-            "workers): torch fits here take about 1.6x the CPU time. Start the workers without "
-            "it: dask.config.set({'distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_': "
-            "None}) before the cluster starts (docs/scaling.md)", RuntimeWarning, stacklevel=4)
-
-
 @contextlib.contextmanager
 def chosen_threads() -> Iterator[int]:
     """Run the block with :func:`choose_threads` torch threads; torch's setting after it is
@@ -168,7 +137,9 @@ def chosen_threads() -> Iterator[int]:
         finally:
             _state.depth -= 1
         return
-    warn_malloc_trim()
+    if not _state.lifted_mmap:
+        _state.lifted_mmap = True
+        lift_fixed_mmap_threshold()
     threads = choose_threads()
     _state.depth = 1
     torch.set_num_threads(threads)
@@ -181,7 +152,7 @@ def chosen_threads() -> Iterator[int]:
 
 class _State:
     depth = 0
-    warned_malloc = False
+    lifted_mmap = False
 
 
 _state = _State()

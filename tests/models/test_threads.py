@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 import time
-import warnings
 
 import pytest
 import torch
@@ -99,34 +98,13 @@ def test_a_fit_runs_with_the_chosen_threads_and_says_how_many(monkeypatch, torch
     assert torch.get_num_threads() == 2
 
 
-
-def test_the_start_environment_is_read_not_os_environ(monkeypatch):
+def test_the_first_fit_lifts_a_fixed_mmap_threshold_once(monkeypatch):
     from medfuse_sk.models import _threads
 
-    path = os.environ.get("PATH")
-    monkeypatch.setenv("PATH", "/changed/after/start")
-    assert _threads._started_with("PATH") == path  # /proc/self/environ: as the process began
-    assert _threads._started_with("NO_SUCH_VARIABLE_HERE") is None
-
-
-@pytest.mark.parametrize("start", [b"HOME=/root\0LANG=C\0", b"MALLOC_TRIM_THRESHOLD_=65536\0A=1\0"])
-def test_a_process_started_with_malloc_trim_warns_once(start, tmp_path, monkeypatch):
-    from medfuse_sk.models import _threads
-
-    environ = tmp_path / "environ"
-    environ.write_bytes(start)
-    monkeypatch.setattr(_threads, "_START_ENVIRON", str(environ))
-    monkeypatch.setattr(_threads._state, "warned_malloc", False)
-    # set after the start, as a LocalCluster does in its client: glibc never read it
-    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for _ in range(2):
-            with chosen_threads():
-                pass
-    warned = [str(w.message) for w in caught if "MALLOC_TRIM_THRESHOLD_" in str(w.message)]
-    if b"MALLOC" not in start:
-        assert warned == []
-    else:
-        assert len(warned) == 1 and "MALLOC_TRIM_THRESHOLD_=65536" in warned[0]
-        assert "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_" in warned[0]
+    calls = []
+    monkeypatch.setattr(_threads, "lift_fixed_mmap_threshold", lambda: calls.append(1))
+    monkeypatch.setattr(_threads._state, "lifted_mmap", False)
+    for _ in range(2):
+        with chosen_threads():
+            pass
+    assert calls == [1]
