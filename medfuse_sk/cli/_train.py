@@ -217,7 +217,8 @@ def _build(args: argparse.Namespace, tokenizer_params: dict[str, Any],
     kwargs = {k: v for k, v in given.items() if k in keywords.direct}
     if keywords.tokenizer:  # the model's own tokenizer (a recipe's), under the keys given
         own = default.get_params(deep=False)["tokenizer"]
-        base = own.get_params(deep=False) if isinstance(own, EventTokenizer) else {}
+        base = (own.get_params(deep=False) if isinstance(own, EventTokenizer)
+                else dict(getattr(default, "tokenizer_defaults", {})))
         kwargs["tokenizer"] = EventTokenizer(**{**base, **tokenizer_params})
     refused = [k for k in params if k not in keywords.direct and not keywords.passes_on]
     if refused:

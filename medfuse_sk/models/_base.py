@@ -40,7 +40,7 @@ class EventModelMixin:
     Reads, when the estimator has them, the parameters ``stay``, ``time``, ``feature``,
     ``value``, ``time_unit``, ``categorical`` (a long table's columns and the unit of its
     numeric times, see :meth:`EventSet.from_long <medfuse_sk.data.EventSet.from_long>`),
-    ``tokenizer`` (default ``EventTokenizer()``), ``random_state`` and ``device``. A long
+    ``tokenizer`` (default ``EventTokenizer(**tokenizer_defaults)``), ``random_state`` and ``device``. A long
     table's times are converted to hours, so ``window``, ``horizon`` and ``step`` are hours
     whatever ``time_unit`` is; an EventSet holds hours already. Sets ``tokenizer_`` in ``fit``
     (None when fitted on a TokenSet). ``_input = "events"`` in a subclass hands its fit and
@@ -53,6 +53,8 @@ class EventModelMixin:
     """
 
     _input: str = "tokens"
+    #: The tokenizer's parameters when ``tokenizer`` is None: ``EventTokenizer(**...)``.
+    tokenizer_defaults: dict[str, Any] = {}
 
     # -- inputs ------------------------------------------------------------------------------
     def events(self, X: Any) -> EventSet:
@@ -109,7 +111,8 @@ class EventModelMixin:
             return X
         tokenizer = getattr(self, "tokenizer", None)
         events = self._events(X, fitting=True)
-        self.tokenizer_ = (EventTokenizer() if tokenizer is None else clone(tokenizer)).fit(events)
+        self.tokenizer_ = (EventTokenizer(**self.tokenizer_defaults) if tokenizer is None
+                           else clone(tokenizer)).fit(events)
         return self.tokenizer_.transform(events)
 
     def _predict_input(self, X: Any) -> TokenSet | EventSet:

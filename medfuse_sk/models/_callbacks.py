@@ -46,7 +46,7 @@ class WarmupCosineLR(LRScheduler):
 
     Stepping and the per-batch ``event_lr`` record in the history are skorch's. One thing
     differs: the schedule is built at the first epoch instead of at ``on_train_begin``,
-    because its length in steps (``max_epochs`` × batches per epoch) depends on the size of
+    because its length in steps (the fit's epochs, ``n_epochs_``, × batches per epoch) depends on the size of
     the training split, which skorch makes only after ``on_train_begin``.
 
     Parameters
@@ -86,7 +86,8 @@ class WarmupCosineLR(LRScheduler):
         batch_size = net.get_params_for("iterator_train").get("batch_size", net.batch_size)
         per_epoch = max(1, math.ceil(len(dataset_train) / batch_size))
         self.lr_lambda_ = WarmupCosine(self.schedule, self.warmup_epochs * per_epoch,
-                                       net.max_epochs * per_epoch, self.min_ratio)
+                                       getattr(net, "n_epochs_", net.max_epochs) * per_epoch,
+                                       self.min_ratio)
         self.lr_scheduler_ = self._get_scheduler(net, self.policy_, last_epoch=-1,
                                                  **self.kwargs)
 

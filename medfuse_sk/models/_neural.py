@@ -117,6 +117,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from numbers import Integral, Real
@@ -433,6 +434,9 @@ class NeuralEventClassifier(EventClassifierMixin, NeuralNetBinaryClassifier):
     layout: ClassVar[str] = "grid"
     default_module: ClassVar[type | None] = None
     inputs: ClassVar[tuple[str, ...] | None] = None
+    #: ``max_epochs="auto"`` (where the model's table allows it): ``(stays, least, most)`` —
+    #: enough epochs for a fit to see about ``stays`` training stays, within ``[least, most]``.
+    auto_epochs: ClassVar[tuple[int, int, int] | None] = None
     #: Defaults of skorch's structural arguments; ``module=None`` means ``default_module``.
     structure: ClassVar[dict[str, Any]] = {"module": None, "criterion": BinaryLoss,
                                            "optimizer": torch.optim.Adam}
@@ -613,6 +617,26 @@ class NeuralEventClassifier(EventClassifierMixin, NeuralNetBinaryClassifier):
         self.seed_ = self._fit_seed()
         with on_resolved_device(self), self._own_rng(self.seed_):
             return super().fit(self._dataset(data, target, weight), target, **fit_params)
+
+    def fit_loop(self, X: Any, y: Any = None, epochs: int | None = None, **fit_params: Any):
+        """skorch's loop for ``epochs`` epochs, by default :meth:`epochs_for` the stays of
+        ``X``; the number is kept as ``n_epochs_`` (the learning-rate schedule's length)."""
+        self.n_epochs_ = int(epochs) if epochs is not None else self.epochs_for(len(X))
+        return super().fit_loop(X, y, epochs=self.n_epochs_, **fit_params)
+
+    def epochs_for(self, n_stays: int) -> int:
+        """The epochs a fit on ``n_stays`` stays trains: ``max_epochs``, or for ``"auto"``
+        enough for the fit to see :attr:`auto_epochs`' number of training stays (those left
+        after the ``valid_size`` share), within its bounds."""
+        if not isinstance(self.max_epochs, str):
+            return int(self.max_epochs)
+        if self.auto_epochs is None:
+            raise self._invalid(f"max_epochs={self.max_epochs!r}: this model has no automatic "
+                                "epoch count; give a number")
+        seen, least, most = self.auto_epochs
+        held = (math.ceil(self.valid_size * n_stays)
+                if isinstance(self.train_split, str) and self._has_validation() else 0)
+        return min(most, max(least, math.ceil(seen / max(n_stays - held, 1))))
 
     def __sklearn_is_fitted__(self) -> bool:
         # skorch sets history_ and initialized_ in __init__: fitted means fit built the network

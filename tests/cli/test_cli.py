@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from synthetic import cut_sample
 
+from medfuse_sk import MedFuseClassifier
 from medfuse_sk.cli import build_parser, main, parse_setting
 
 SHARED = Path(__file__).parents[2] / ".." / "shared" / "data" / "physionet2012"
@@ -454,3 +455,14 @@ def test_the_p12_recipe_runs_end_to_end_on_a_registered_cohort(sample_cohort, tm
     assert len(members) == 150 and {"xgboost"} <= set(members.columns)
     assert set(metrics["members"]) == set(members.columns) - {"stay_id"}
     assert (out / "curves.png").stat().st_size > 10_000
+
+
+def test_a_tokenizer_setting_keeps_the_models_other_tokenizer_defaults(files, tmp_path):
+    out = tmp_path / "m"
+    main(["fit", str(files / "events.csv.gz"), str(files / "labels.csv"), "--out", str(out),
+          "--stay", "icustay", "--feature", "variable", "--set", "max_epochs=1",
+          "--set", "d_model=8", "--set", "n_heads=1", "--set", "max_tokens=50", "--quiet"])
+    tokenizer = json.loads((out / "model.json").read_text())["model"]["params"]["tokenizer"]
+    params = tokenizer["__estimator__"]["params"]
+    assert params["max_tokens"] == 50
+    assert params["window"] == MedFuseClassifier.tokenizer_defaults["window"] == 2.0

@@ -133,7 +133,7 @@ def test_bad_labels(u_shaped, labels, message):
 def test_a_stay_without_events_is_predicted_as_a_lone_empty_token(fitted_medfuse):
     """A stay without events is read as one ``"<empty>"`` token (vocabulary id 0, value 0,
     time 0): its probability is exactly that of a stay given just that token."""
-    X = EventSet.from_long(pd.DataFrame({"stay_id": [1, 1], "time": [0.0, 1.0],
+    X = EventSet.from_long(pd.DataFrame({"stay_id": [1, 1], "time": [0.0, 3.0],  # two windows
                                          "feature": ["K", "K"], "value": [2.5, 2.6]}),
                            stays=[1, 2])
     proba = fitted_medfuse.predict_proba(X)
@@ -176,9 +176,11 @@ def test_a_stay_with_100000_events(fitted_medfuse):
     n = 100_000
     events = pd.DataFrame({"stay_id": 1, "time": np.linspace(0, 48, n),
                            "feature": np.tile(["K", "Na"], n // 2), "value": np.ones(n)})
-    with pytest.warns(UserWarning, match="more than max_tokens=1000"):
-        proba = fitted_medfuse.predict_proba(events)
+    proba = fitted_medfuse.predict_proba(events)
     assert proba.shape == (1, 2) and np.isfinite(proba).all()
+    # the default tokenizer's 2-hour windows: one token per feature and window present
+    windows = {(int(t // 2), f) for t, f in zip(events["time"], events["feature"])}
+    assert fitted_medfuse.transform_tokens(events).lengths.tolist() == [len(windows)]
 
 
 def test_tokens_only_estimator_refuses_events(u_shaped):

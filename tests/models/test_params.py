@@ -205,8 +205,9 @@ def test_signature_and_docstring_come_from_the_spec():
     assert clf.get_params()["lr"] == PARAMS["lr"].default  # skorch's own, from the spec too
 
 
-#: Pre-trainer parameters whose defaults deliberately differ from the classifier's.
-PRETRAINER_OWN_DEFAULTS = {"max_epochs", "valid_size"}
+#: Pre-trainer parameters whose defaults deliberately differ from the classifier's (its
+#: learning rate stays the one its pre-training was measured with, docs/transfer.md).
+PRETRAINER_OWN_DEFAULTS = {"max_epochs", "valid_size", "lr"}
 
 
 def test_the_pretrainer_shares_the_classifiers_defaults():
@@ -234,3 +235,23 @@ def test_check_fusion_is_the_one_check_of_a_fusion():
         MuFuseEmbedding(4, 0, 16, fusion=("add",))
     with pytest.raises(ValueError, match="fusion must be one of"):  # and the pre-trainer
         MedFusePretrainer(fusion=("add", "concat")).fit(u_shaped_task(20)[0])
+
+
+@pytest.mark.parametrize("n_stays", [60, 3_750, 3_751, 7_680, 9_375, 9_376, 10_301, 200_000])
+def test_auto_epochs_see_about_75000_stays_within_8_to_20(n_stays):
+    assert MedFuseClassifier().max_epochs == "auto"
+    expected = min(20, max(8, -(-75_000 // n_stays)))
+    assert MedFuseClassifier().epochs_for(n_stays) == expected
+    assert MedFuseClassifier(max_epochs=3).epochs_for(n_stays) == 3
+    # with a validation share, the stays trained on are those left
+    held = MedFuseClassifier(valid_size=0.1).epochs_for(n_stays)
+    assert held == min(20, max(8, -(-75_000 // (n_stays - -(-n_stays // 10)))))
+
+
+def test_an_auto_fit_trains_its_epochs_and_the_schedule_ends_with_them():
+    X, y = u_shaped_task(n_stays=60)
+    clf = MedFuseClassifier(**{**TINY, "max_epochs": "auto"}, random_state=0).fit(X, y)
+    assert clf.n_epochs_ == 20 and len(clf.history_) == 20
+    lrs = [lr for epoch in clf.history_[:, "batches", :, "event_lr"] for lr in epoch]
+    assert lrs[-1] < 0.01 * max(lrs)  # the cosine reached its end at the last batch
+    assert MedFuseClassifier(**TINY, random_state=0).fit(X, y).n_epochs_ == TINY["max_epochs"]

@@ -2,14 +2,16 @@
 
 It accepts a long-format event table (pandas), an :class:`EventSet`, or the
 :class:`TokenSet` an :class:`EventTokenizer` produces inside a Pipeline. Given events, it
-fits its own tokenizer (``tokenizer``, default ``EventTokenizer()``) on the training stays.
+fits its own tokenizer (``tokenizer``, default ``EventTokenizer(window=2.0)``) on the training
+stays.
 
 Parameters, their defaults and their allowed values are one spec,
 :data:`medfuse_sk.models.PARAMS`; ``fit`` checks them with scikit-learn's parameter
 validation (``InvalidParameterError`` naming the parameter, the value and what is allowed).
 
 Validation split: by default (``valid_size=0``) the network trains on every training stay
-for ``max_epochs`` epochs of its cosine schedule, with averaged weights. With
+for ``max_epochs`` epochs of its cosine schedule (``"auto"``: 8 to 20, by the number of
+stays), with averaged weights. With
 ``valid_size > 0`` (or a ``train_split``) that share of the training stays, stratified and
 drawn with ``random_state``, is held out for early stopping on validation AUPRC, and the
 weights of the best epoch are kept.
@@ -48,7 +50,7 @@ from .._neural import NeuralEventClassifier
 from .._spec import docstring
 from ._embedding import resolve_kernel
 from ._network import MedFuseEnsemble, MedFuseModule
-from ._params import PARAMS, check_fusion
+from ._params import AUTO_EPOCHS, PARAMS, TOKENIZER_DEFAULTS, check_fusion
 
 __all__ = ["MedFuseClassifier"]
 
@@ -81,11 +83,15 @@ class MedFuseClassifier(NeuralEventClassifier):
         Vocabulary ids of the static descriptors the static branch reads
         (``feature_names_[static_features_]`` names them); empty without ``static_branch``.
     module_ : MedFuseModule or MedFuseEnsemble
+    n_epochs_ : int
+        The epochs the fit trained (``max_epochs``, or the number ``"auto"`` chose).
     history_ : skorch History (per-epoch losses, validation AUPRC/AUROC, durations; the
         learning rate of every batch as ``event_lr``)
     """.replace("{parameters}", docstring(PARAMS))
 
     params = PARAMS
+    auto_epochs = AUTO_EPOCHS
+    tokenizer_defaults = TOKENIZER_DEFAULTS
     layout = "tokens"
     default_module = MedFuseModule
     structure = {"module": MedFuseModule, "criterion": BinaryLoss, "optimizer": torch.optim.AdamW}

@@ -30,8 +30,8 @@ from .._losses import LOSSES
 from .._neural import neural_params
 from .._spec import Param, Satisfies
 
-__all__ = ["PARAMS", "DEFAULTS", "FUSIONS", "GATES", "ACTIVATIONS", "KERNELS", "POOLINGS",
-           "LOSSES", "SCHEDULES", "check_fusion"]
+__all__ = ["PARAMS", "DEFAULTS", "AUTO_EPOCHS", "TOKENIZER_DEFAULTS", "FUSIONS", "GATES",
+           "ACTIVATIONS", "KERNELS", "POOLINGS", "LOSSES", "SCHEDULES", "check_fusion"]
 
 FUSIONS = ("mufuse", "add", "concat", "scane")
 GATES = ("sigmoid", "none")
@@ -76,8 +76,27 @@ _REAL = Interval(Real, None, None, closed="neither")
 #: The shared parameters with MedFuse's defaults (a cosine schedule with warm-up, AdamW's
 #: weight decay, no validation split, the epoch table printed).
 _SHARED: dict[str, Param] = neural_params(
-    "tokens", lr_schedule="cosine", warmup_epochs=1.0, weight_decay=1e-2, patience=5,
+    "tokens", lr=2e-3, lr_schedule="cosine", warmup_epochs=1.0, weight_decay=1e-2, patience=5,
     valid_size=0.0, verbose=1)
+#: ``max_epochs="auto"``: epochs enough for a fit to see about 75,000 training stays, at least
+#: 8 and at most 20 (10 on P12's 7,680 training stays, 8 on P19's 10,301).
+AUTO_EPOCHS = (75_000, 8, 20)
+#: The tokenizer of ``tokenizer=None``: 2-hour windows.
+TOKENIZER_DEFAULTS = {"window": 2.0}
+_SHARED["max_epochs"] = dataclasses.replace(
+    _SHARED["max_epochs"], default="auto",
+    constraints=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    kind="int or 'auto'",
+    doc="Epochs to train. ``\"auto\"``: enough for the fit to see about "
+        f"{AUTO_EPOCHS[0]:,} training stays (``ceil({AUTO_EPOCHS[0]} / stays)``), at least "
+        f"{AUTO_EPOCHS[1]} and at most {AUTO_EPOCHS[2]}: 10 epochs on P12's 7,680 training "
+        "stays, 8 on P19's 10,301 (docs/performance.md, \"The cost of a default fit\"). The "
+        "number a fit trained is ``n_epochs_``.")
+_SHARED["tokenizer"] = dataclasses.replace(
+    _SHARED["tokenizer"],
+    doc="Turns events into tokens when ``fit`` receives events; ``None`` means "
+        "``EventTokenizer(window=2.0)``: per feature and 2-hour window one token, the median "
+        "value or the most frequent class.")
 _SHARED["valid_size"] = dataclasses.replace(
     _SHARED["valid_size"],
     doc="Share of the training stays held out (stratified) for early stopping when "

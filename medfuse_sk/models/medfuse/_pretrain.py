@@ -157,7 +157,7 @@ class MedFusePretrainer(EventModelMixin, BaseEstimator):
         dim_feedforward: int | None = DEFAULTS["dim_feedforward"],
         dropout: float = DEFAULTS["dropout"],
         norm_first: bool = DEFAULTS["norm_first"],
-        lr: float = PARAMS["lr"].default,
+        lr: float = 1e-3,
         weight_decay: float = PARAMS["weight_decay"].default,
         max_epochs: int = 10,
         batch_size: int = PARAMS["batch_size"].default,
