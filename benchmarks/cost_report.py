@@ -8,7 +8,10 @@ each seed in one run, each fit in its own process with the same number of thread
 - ``p12``: PhysioNet 2012, the 7,680 train stays as a new user fits them (raw events), val
   scored;
 - ``p19``: PhysioNet 2019 set A, the train split of the package's ``p19_setA_split.csv``
-  (first 24 h → sepsis later), val scored.
+  (first 24 h → sepsis later), val scored;
+- ``p12-1000``, ``p19-2000`` (any ``COHORT-N``): N training stays of the cohort drawn
+  stratified with seed 0, its whole val split scored — small cohorts, where ``max_epochs="auto"``
+  trains the most epochs.
 
 Each fit reports wall and CPU seconds, epochs, tokens per epoch and per second, the
 floating-point work of an epoch (counted by ``torch.utils.flop_counter`` over a sample of
@@ -73,7 +76,19 @@ ROWS = {"old": (OLD_TOKENIZER, OLD),
 
 
 def cohort_data(cohort: str) -> dict:
-    """``{"train": (X, y), "val": (X, y)}`` as EventSets, cached in ``CACHE``."""
+    """``{"train": (X, y), "val": (X, y)}`` as EventSets, cached in ``CACHE``. ``p12-1000``:
+    1,000 training stays of ``p12`` drawn stratified by label with seed 0, the whole val split
+    scored (a small cohort)."""
+    if "-" in cohort:
+        from sklearn.model_selection import train_test_split
+
+        name, stays = cohort.split("-")
+        full = cohort_data(name)
+        X, y = full["train"]
+        keep, _ = train_test_split(np.arange(len(X)), train_size=int(stays), stratify=y,
+                                   random_state=0)
+        keep = np.sort(keep)
+        return {"train": (X.take(keep), y[keep]), "val": full["val"]}
     path = CACHE / f"{cohort}.pkl"
     if path.exists():
         with open(path, "rb") as handle:
