@@ -44,7 +44,7 @@ def test_the_fast_network_is_a_registered_model():
     assert isinstance(clf, MedFuseClassifier) and clf.random_state == 3
     assert {k: clf.get_params()[k] for k in FAST} == {**FAST, "lr": 0.001}  # keywords override
     assert clf.tokenizer.get_params() == FAST_TOKENIZER
-    assert "a fifth (P12) to a third (P19)" in get_model("medfuse_fast").description
+    assert "fixed 10 epochs" in get_model("medfuse_fast").description
 
 
 def test_the_recommended_model_is_registered_with_its_settings_as_keywords():
