@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from skorch.callbacks import Callback
 
-from medfuse_sk import EventSet, MedFuseClassifier
+from medfuse_sk import EventSet, EventTokenizer, MedFuseClassifier
 from medfuse_sk.data import make_window_task
 from medfuse_sk.datasets import load_physionet2019_sample
 
@@ -117,7 +117,9 @@ def test_no_event_at_or_after_the_window_end_reaches_the_model():
     assert task.report["n_excluded"] > 0 and task.report["n_positive"] >= 5
     recorder = _Recorder()
     clf = MedFuseClassifier(d_model=16, n_heads=2, max_epochs=2, batch_size=32, valid_size=0.2,
-                            token_dropout=0.0, categorical=list(data.categorical), random_state=0, verbose=0,
+                            tokenizer=EventTokenizer(),  # one token per event
+                            token_dropout=0.0, categorical=list(data.categorical), random_state=0,
+                            verbose=0,
                             callbacks=[("recorder", recorder)])
     X = task.to_event_set(categorical=list(data.categorical))
     clf.fit(X, task.labels)
