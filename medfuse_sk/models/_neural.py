@@ -437,6 +437,9 @@ class NeuralEventClassifier(EventClassifierMixin, NeuralNetBinaryClassifier):
     #: ``max_epochs="auto"`` (where the model's table allows it): ``(stays, least, most)`` —
     #: enough epochs for a fit to see about ``stays`` training stays, within ``[least, most]``.
     auto_epochs: ClassVar[tuple[int, int, int] | None] = None
+    #: ``lr="auto"`` (where the model's table allows it): ``(peak, product)`` — the learning rate
+    #: ``min(peak, product / epochs)`` of the fit's epoch count.
+    auto_lr: ClassVar[tuple[float, float] | None] = None
     #: Defaults of skorch's structural arguments; ``module=None`` means ``default_module``.
     structure: ClassVar[dict[str, Any]] = {"module": None, "criterion": BinaryLoss,
                                            "optimizer": torch.optim.Adam}
@@ -615,6 +618,9 @@ class NeuralEventClassifier(EventClassifierMixin, NeuralNetBinaryClassifier):
         self._learn_input(data)
         self.device_ = device
         self.seed_ = self._fit_seed()
+        # the optimizer is built before the fit loop: the epochs and the rate are known here
+        self.n_epochs_ = self.epochs_for(len(target))
+        self.lr_ = self.lr_for(self.n_epochs_)
         with on_resolved_device(self), self._own_rng(self.seed_):
             return super().fit(self._dataset(data, target, weight), target, **fit_params)
 
@@ -623,6 +629,17 @@ class NeuralEventClassifier(EventClassifierMixin, NeuralNetBinaryClassifier):
         ``X``; the number is kept as ``n_epochs_`` (the learning-rate schedule's length)."""
         self.n_epochs_ = int(epochs) if epochs is not None else self.epochs_for(len(X))
         return super().fit_loop(X, y, epochs=self.n_epochs_, **fit_params)
+
+    def lr_for(self, epochs: int | None) -> float:
+        """The learning rate of a fit of ``epochs`` epochs: ``lr``, or for ``"auto"``
+        :attr:`auto_lr`'s rule (its peak where the epochs are not known yet)."""
+        if not isinstance(self.lr, str):
+            return float(self.lr)
+        if self.auto_lr is None:
+            raise self._invalid(f"lr={self.lr!r}: this model has no automatic learning rate; "
+                                "give a number")
+        peak, product = self.auto_lr
+        return peak if not epochs else min(peak, product / epochs)
 
     def epochs_for(self, n_stays: int) -> int:
         """The epochs a fit on ``n_stays`` stays trains: ``max_epochs``, or for ``"auto"``
@@ -741,6 +758,8 @@ class NeuralEventClassifier(EventClassifierMixin, NeuralNetBinaryClassifier):
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
         if prefix == "optimizer":
             kwargs.setdefault("weight_decay", self.weight_decay)
+            if isinstance(kwargs.get("lr"), str):  # "auto": the rate of this fit's epochs
+                kwargs["lr"] = self.lr_for(getattr(self, "n_epochs_", None))
         return args, kwargs
 
     def _pos_weight(self) -> float | None:

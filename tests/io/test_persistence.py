@@ -256,8 +256,8 @@ def test_malformed_json_is_refused(saved, damage):
         _edit_json(saved, lambda c: c["model"]["fitted"]["feature_names_"]["__ndarray__"].update(
             dtype="|V8"))
     else:
-        assert '"lr": 0.002' in text
-        path.write_text(text.replace('"lr": 0.002', '"lr": NaN'))
+        assert '"lr": "auto"' in text
+        path.write_text(text.replace('"lr": "auto"', '"lr": NaN'))
     with pytest.raises(ModelFileError, match="model.json"):
         load_model(saved)
 

@@ -205,7 +205,7 @@ def test_medfuse_is_the_tokens_network_over_the_shared_entries():
     assert MedFuseClassifier.layout == "tokens"
     for name, shared in neural_params("tokens").items():
         own = PARAMS[name]
-        if name == "max_epochs":  # MedFuse's one extension: "auto" besides a number
+        if name in ("max_epochs", "lr"):  # MedFuse's extensions: "auto" besides a number
             assert own.constraints[0] is not None and "auto" in own.kind
             assert str(own.constraints[0]) == str(shared.constraints[0])
             continue

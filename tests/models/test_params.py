@@ -255,3 +255,22 @@ def test_an_auto_fit_trains_its_epochs_and_the_schedule_ends_with_them():
     lrs = [lr for epoch in clf.history_[:, "batches", :, "event_lr"] for lr in epoch]
     assert lrs[-1] < 0.01 * max(lrs)  # the cosine reached its end at the last batch
     assert MedFuseClassifier(**TINY, random_state=0).fit(X, y).n_epochs_ == TINY["max_epochs"]
+
+
+@pytest.mark.parametrize("epochs", [None, 8, 10, 11, 15, 20])
+def test_auto_lr_keeps_lr_times_epochs_at_0_02_below_2e_3(epochs):
+    clf = MedFuseClassifier()
+    assert clf.lr == "auto"
+    expected = 2e-3 if epochs is None else min(2e-3, 0.02 / epochs)
+    assert clf.lr_for(epochs) == pytest.approx(expected)
+    assert MedFuseClassifier(lr=5e-4).lr_for(epochs) == 5e-4
+
+
+@pytest.mark.parametrize("n_stays, lr", [(60, 1e-3), (7_680, 2e-3)])
+def test_an_auto_fit_builds_its_optimizer_with_the_rate_of_its_epochs(n_stays, lr, monkeypatch):
+    clf = MedFuseClassifier(**{**TINY, "max_epochs": "auto"}, random_state=0)
+    monkeypatch.setattr(clf, "epochs_for", lambda n: 20 if n_stays < 3_750 else 10)
+    X, y = u_shaped_task(n_stays=60)
+    clf.fit(X, y)
+    assert clf.lr_ == pytest.approx(lr)
+    assert clf.optimizer_.param_groups[0]["initial_lr"] == pytest.approx(lr)

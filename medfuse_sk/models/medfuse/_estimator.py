@@ -50,7 +50,7 @@ from .._neural import NeuralEventClassifier
 from .._spec import docstring
 from ._embedding import resolve_kernel
 from ._network import MedFuseEnsemble, MedFuseModule
-from ._params import AUTO_EPOCHS, PARAMS, TOKENIZER_DEFAULTS, check_fusion
+from ._params import AUTO_EPOCHS, AUTO_LR, PARAMS, TOKENIZER_DEFAULTS, check_fusion
 
 __all__ = ["MedFuseClassifier"]
 
@@ -85,12 +85,15 @@ class MedFuseClassifier(NeuralEventClassifier):
     module_ : MedFuseModule or MedFuseEnsemble
     n_epochs_ : int
         The epochs the fit trained (``max_epochs``, or the number ``"auto"`` chose).
+    lr_ : float
+        The peak learning rate the fit used (``lr``, or the rate ``"auto"`` chose).
     history_ : skorch History (per-epoch losses, validation AUPRC/AUROC, durations; the
         learning rate of every batch as ``event_lr``)
     """.replace("{parameters}", docstring(PARAMS))
 
     params = PARAMS
     auto_epochs = AUTO_EPOCHS
+    auto_lr = AUTO_LR
     tokenizer_defaults = TOKENIZER_DEFAULTS
     layout = "tokens"
     default_module = MedFuseModule

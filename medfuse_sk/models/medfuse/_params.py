@@ -30,7 +30,7 @@ from .._losses import LOSSES
 from .._neural import neural_params
 from .._spec import Param, Satisfies
 
-__all__ = ["PARAMS", "DEFAULTS", "AUTO_EPOCHS", "TOKENIZER_DEFAULTS", "FUSIONS", "GATES",
+__all__ = ["PARAMS", "DEFAULTS", "AUTO_EPOCHS", "AUTO_LR", "TOKENIZER_DEFAULTS", "FUSIONS", "GATES",
            "ACTIVATIONS", "KERNELS", "POOLINGS", "LOSSES", "SCHEDULES", "check_fusion"]
 
 FUSIONS = ("mufuse", "add", "concat", "scane")
@@ -76,13 +76,25 @@ _REAL = Interval(Real, None, None, closed="neither")
 #: The shared parameters with MedFuse's defaults (a cosine schedule with warm-up, AdamW's
 #: weight decay, no validation split, the epoch table printed).
 _SHARED: dict[str, Param] = neural_params(
-    "tokens", lr=2e-3, lr_schedule="cosine", warmup_epochs=1.0, weight_decay=1e-2, patience=5,
+    "tokens", lr_schedule="cosine", warmup_epochs=1.0, weight_decay=1e-2, patience=5,
     valid_size=0.0, verbose=1)
 #: ``max_epochs="auto"``: epochs enough for a fit to see about 75,000 training stays, at least
 #: 8 and at most 20 (10 on P12's 7,680 training stays, 8 on P19's 10,301).
 AUTO_EPOCHS = (75_000, 8, 20)
+#: ``lr="auto"``: ``min(2e-3, 0.02 / epochs)`` — 2e-3 up to 10 epochs (P12, P19), then the
+#: rate that keeps ``lr × epochs`` at 0.02, down to the old 1e-3 at 20 epochs (small cohorts).
+AUTO_LR = (2e-3, 0.02)
 #: The tokenizer of ``tokenizer=None``: 2-hour windows.
 TOKENIZER_DEFAULTS = {"window": 2.0}
+_SHARED["lr"] = dataclasses.replace(
+    _SHARED["lr"], default="auto",
+    constraints=[Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+    kind="float > 0 or 'auto'",
+    doc="The optimizer's peak learning rate. ``\"auto\"``: "
+        f"``min({AUTO_LR[0]:g}, {AUTO_LR[1]:g} / epochs)`` of the fit's epochs: {AUTO_LR[0]:g} "
+        "up to 10 epochs (P12, P19), 1e-3 at 20 (cohorts below 3,750 training stays), so that "
+        "a small cohort trains as with the defaults before 2026-12-06 (docs/performance.md, "
+        "\"Small cohorts\"). The rate a fit used is ``lr_``.")
 _SHARED["max_epochs"] = dataclasses.replace(
     _SHARED["max_epochs"], default="auto",
     constraints=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
