@@ -86,24 +86,26 @@ AUTO_EPOCHS = (75_000, 8, 20)
 AUTO_LR = (2e-3, 0.02)
 #: The tokenizer of ``tokenizer=None``: 2-hour windows.
 TOKENIZER_DEFAULTS = {"window": 2.0}
-_SHARED["lr"] = dataclasses.replace(
-    _SHARED["lr"], default="auto",
-    constraints=[Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-    kind="float > 0 or 'auto'",
-    doc="The optimizer's peak learning rate. ``\"auto\"``: "
-        f"``min({AUTO_LR[0]:g}, {AUTO_LR[1]:g} / epochs)`` of the fit's epochs: {AUTO_LR[0]:g} "
-        "up to 10 epochs (P12, P19), 1e-3 at 20 (cohorts below 3,750 training stays), so that "
-        "a small cohort trains as with the defaults before 2026-12-06 (docs/performance.md, "
-        "\"Small cohorts\"). The rate a fit used is ``lr_``.")
-_SHARED["max_epochs"] = dataclasses.replace(
-    _SHARED["max_epochs"], default="auto",
-    constraints=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-    kind="int or 'auto'",
-    doc="Epochs to train. ``\"auto\"``: enough for the fit to see about "
-        f"{AUTO_EPOCHS[0]:,} training stays (``ceil({AUTO_EPOCHS[0]} / stays)``), at least "
-        f"{AUTO_EPOCHS[1]} and at most {AUTO_EPOCHS[2]}: 10 epochs on P12's 7,680 training "
-        "stays, 8 on P19's 10,301 (docs/performance.md, \"The cost of a default fit\"). The "
-        "number a fit trained is ``n_epochs_``.")
+def _or_auto(param: Param, number: Interval, kind: str, doc: str) -> Param:
+    """The shared ``param`` with ``"auto"`` as its default, besides a ``number``."""
+    return dataclasses.replace(param, default="auto", constraints=[number, StrOptions({"auto"})],
+                               kind=f"{kind} or 'auto'", doc=doc)
+
+
+_SHARED["lr"] = _or_auto(
+    _SHARED["lr"], Interval(Real, 0, None, closed="neither"), "float > 0",
+    "The optimizer's peak learning rate. ``\"auto\"``: "
+    f"``min({AUTO_LR[0]:g}, {AUTO_LR[1]:g} / epochs)`` of the fit's epochs: {AUTO_LR[0]:g} up to "
+    "10 epochs (P12, P19), 1e-3 at 20 (cohorts below 3,750 training stays), so that a small "
+    "cohort trains as with the defaults before 2026-12-06 (docs/performance.md, \"Small "
+    "cohorts\"). The rate a fit used is ``lr_``.")
+_SHARED["max_epochs"] = _or_auto(
+    _SHARED["max_epochs"], Interval(Integral, 1, None, closed="left"), "int",
+    "Epochs to train. ``\"auto\"``: enough for the fit to see about "
+    f"{AUTO_EPOCHS[0]:,} training stays (``ceil({AUTO_EPOCHS[0]} / stays)``), at least "
+    f"{AUTO_EPOCHS[1]} and at most {AUTO_EPOCHS[2]}: 10 epochs on P12's 7,680 training stays, "
+    "8 on P19's 10,301 (docs/performance.md, \"The cost of a default fit\"). The number a fit "
+    "trained is ``n_epochs_``.")
 _SHARED["tokenizer"] = dataclasses.replace(
     _SHARED["tokenizer"],
     doc="Turns events into tokens when ``fit`` receives events; ``None`` means "
