@@ -5,11 +5,11 @@ models or torch."""
 
 from ._hashing import sha256_file
 from ._install import install_hint
-from ._memory import keep_freed_memory_for_reuse, lift_fixed_mmap_threshold, started_with
+from ._memory import keep_freed_memory_for_reuse, lift_fixed_mmap_threshold
 from ._registry import Registry
 from ._text import as_python, closest, examples
 from ._unwrap import Unwrapped, find_estimators, unwrap
 
 __all__ = ["Registry", "Unwrapped", "as_python", "closest", "examples", "find_estimators",
            "install_hint", "keep_freed_memory_for_reuse", "lift_fixed_mmap_threshold", "sha256_file",
-           "started_with", "unwrap"]
+           "unwrap"]

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from medfuse_sk.utils import keep_freed_memory_for_reuse, started_with
+from medfuse_sk.utils import keep_freed_memory_for_reuse
+from medfuse_sk.utils._memory import started_with
 
 VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
