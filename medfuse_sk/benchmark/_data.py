@@ -204,6 +204,7 @@ class Plan:
     factory: Any = None
     description: str = ""
     extras: tuple[str, ...] = ()
+    pinned: dict[str, Any] = field(default_factory=dict)  # set on every setting
 
     @property
     def needs_tuning(self) -> bool:

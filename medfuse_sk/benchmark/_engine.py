@@ -33,14 +33,14 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._data import BenchmarkData, BenchmarkResult, Plan
-from ._grids import MAX_SETTINGS, describe_setting, grid_settings, setting_key
+from ._grids import MAX_SETTINGS, check_pins, describe_setting, pinned_settings, setting_key
 
 __all__ = ["run_benchmark", "BenchmarkResult", "Plan"]
 
@@ -116,27 +116,33 @@ def _inner_split(y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np
     return np.sort(fit), np.sort(score)
 
 
-def _plan_models(names: Sequence[str], seed: int, max_settings: int) -> dict[str, Plan]:
+def _plan_models(names: Sequence[str], seed: int, max_settings: int,
+                 pinned: Mapping[str, Mapping[str, Any]]) -> dict[str, Plan]:
     from ..models import get_model
 
     plans: dict[str, Plan] = {}
     for name in names:
         spec = get_model(name)
         plan = Plan(name, factory=spec.factory, description=spec.description,
-                    extras=tuple(spec.extras))
+                    extras=tuple(spec.extras), pinned=dict(pinned.get(name, {})))
+        plans[name] = plan
         try:
             model = spec.factory(random_state=seed)
-            plan.settings = grid_settings(name, model, max_settings)
-        except Exception as exc:  # not installed, a bad grid: reported in the model's row
+        except Exception as exc:  # not installed: reported in the model's row
             plan.error = f"{type(exc).__name__} building the model: {' '.join(str(exc).split())}"
-        plans[name] = plan
+            continue
+        check_pins(name, model, plan.pinned)  # the user's to fix: raises, before any fit
+        try:
+            plan.settings = pinned_settings(name, model, plan.pinned, max_settings)
+        except Exception as exc:  # a bad grid: reported in the model's row
+            plan.error = f"{type(exc).__name__} building the model: {' '.join(str(exc).split())}"
     return plans
 
 
 def _choose(plan: Plan) -> dict[str, Any] | None:
     """The tuned setting: best inner AUPRC, ties to the earlier (defaults first)."""
     if not plan.needs_tuning:
-        return {}
+        return plan.settings[0]  # the defaults, with any pins
     best, best_value = None, -np.inf
     for setting in plan.settings:
         record = plan.tune.get(setting_key(setting))
@@ -146,7 +152,7 @@ def _choose(plan: Plan) -> dict[str, Any] | None:
         if record.get("status") == "ok" and value is not None and value > best_value:
             best, best_value = setting, value
     if best is None:  # every setting failed: fit the defaults, whose failure is then reported
-        best = {}
+        best = plan.settings[0]
     return best
 
 
@@ -427,6 +433,7 @@ def run_benchmark(
     threads: int = 1,
     retry_failed: bool = False,
     time_limit: float | None = None,
+    pinned: Mapping[str, Mapping[str, Any]] | None = None,
     in_process: bool = False,
     skipped: dict[str, str] | None = None,
     command: str | None = None,
@@ -462,6 +469,11 @@ def run_benchmark(
         Seconds one fit (with its prediction) may take; a unit past it is recorded as failed
         ("ran past the time limit") and the rest go on. ``retry_failed`` with a larger limit
         runs it again.
+    pinned : dict, optional
+        Model name → parameters set on every fit of that model, its defaults and each grid
+        setting (they win over the grid): a smaller budget such as ``{"mtan": {"max_epochs":
+        12}}`` where a model's published settings cost too much. Recorded in ``protocol.json``
+        and shown in the table's setting column; pinned fits are files of their own.
     in_process : bool, default False
         Fit in this process, one unit after another (for tests and debugging; no thread limits).
     skipped : dict, optional
@@ -488,21 +500,27 @@ def run_benchmark(
         raise ValueError(f"jobs and threads must be at least 1; got jobs={jobs}, threads={threads}")
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    pinned = {name: dict(pins) for name, pins in (pinned or {}).items() if pins}
+    stray = sorted(set(pinned) - set(models))
+    if stray:
+        raise ValueError(f"pinned parameters for {', '.join(stray)}, which this run does not fit "
+                         f"(models: {', '.join(models)})")
     out = Path(out)
     key = _protocol_key(data, inner_valid)
     _check_folder(out, key)
     from ._report import subgroup_frame_inputs
 
     groups = subgroup_frame_inputs(data, subgroups)  # a bad descriptor fails before any fit
+    plans = _plan_models(models, seeds[0], max_settings, pinned)  # a bad pin fails here
     out.mkdir(parents=True, exist_ok=True)
-    plans = _plan_models(models, seeds[0], max_settings)
     inner = _inner_split(data.y_train.to_numpy(), inner_valid, seeds[0])
     runner = _Runner(data, out, plans, seeds, inner, jobs, threads, in_process, retry_failed, say,
                      time_limit)
     runner.plan()
     settings = {"models": list(models), "seeds": seeds, "max_settings": max_settings,
                 "inner_valid": inner_valid, "n_bootstrap": n_bootstrap, "jobs": jobs,
-                "threads": threads, "subgroups": list(subgroups), "time_limit": time_limit}
+                "threads": threads, "subgroups": list(subgroups), "time_limit": time_limit,
+                "pinned": pinned}
     from ._report import protocol_record
 
     history = _history(out)

@@ -15,13 +15,14 @@ fitted with their defaults only; the benchmark's protocol record says so for eac
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["GRIDS", "FIXED", "MAX_SETTINGS", "apply_setting", "grid_settings", "setting_key",
-           "describe_setting"]
+           "describe_setting", "check_pins", "pinned_settings"]
 
 #: At most this many settings besides the defaults (the issue's equal tuning budget).
 MAX_SETTINGS = 8
@@ -161,3 +162,27 @@ def _same(a: Any, b: Any) -> bool:
     except Exception:  # values without a plain ==
         return False
     return isinstance(equal, bool) and equal
+
+
+def check_pins(name: str, model: Any, pins: Mapping[str, Any]) -> None:
+    """Raise ValueError, naming it, for a pinned key that is no parameter of ``model``."""
+    for key in pins:
+        if not _resolve(model, key):
+            close = difflib.get_close_matches(key, [k.rsplit("__", 1)[-1] for k in
+                                                    model.get_params(deep=True)], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"pinned parameter {key!r} of {name}: {type(model).__name__} has "
+                             f"no such parameter{hint}")
+
+
+def pinned_settings(name: str, model: Any, pins: Mapping[str, Any],
+                    max_settings: int = MAX_SETTINGS) -> list[dict[str, Any]]:
+    """:func:`grid_settings` of ``model`` with ``pins`` set on every setting (a smaller budget,
+    say ``max_epochs``, that the whole run keeps; :func:`check_pins` them first). Pins win over
+    the grid; settings that become equal are tried once."""
+    apply_setting(model, pins, name)
+    settings: dict[str, dict[str, Any]] = {}
+    for setting in grid_settings(name, model, max_settings):
+        merged = {**setting, **pins}
+        settings.setdefault(setting_key(merged), merged)
+    return list(settings.values())

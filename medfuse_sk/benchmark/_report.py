@@ -107,7 +107,7 @@ def protocol_record(data: BenchmarkData, plans: Mapping[str, Any], settings: Map
                           "status": record.get("status"), "error": record.get("error")})
         models[name] = {
             "description": plan.description, "extras": list(plan.extras),
-            "grid": GRIDS.get(name), "fixed": FIXED.get(name),
+            "grid": GRIDS.get(name), "fixed": FIXED.get(name), "pinned": plan.pinned,
             "settings_tried": tried if plan.needs_tuning else [],
             "chosen": plan.chosen, "error": plan.error,
             "seeds_done": sorted(s for s, r in plan.fits.items() if r.get("status") == "ok"),
@@ -176,7 +176,9 @@ def _model_rows(plans: Mapping[str, Any], seeds: Sequence[int], y: np.ndarray,
             row["tuning_fits"] = 0
             row["tuning_wall_s"] = row["tuning_cpu_s"] = 0.0
         if plan.chosen is not None:
-            row["setting"] = describe_setting(plan.chosen)
+            free = {k: v for k, v in plan.chosen.items() if k not in plan.pinned}
+            row["setting"] = describe_setting(free) + (
+                f"; pinned {describe_setting(plan.pinned)}" if plan.pinned else "")
             chosen = plan.tune.get(setting_key(plan.chosen), {})
             row["inner_auprc"] = chosen.get("inner_auprc")
         ok = [plan.fits[s] for s in seeds if s in plan.fits and plan.fits[s].get("status") == "ok"]

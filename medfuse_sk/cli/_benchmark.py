@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from ._common import CommandError, add_common, add_input, load_input, say
+from ._common import CommandError, add_common, add_input, load_input, parse_setting, say
 
 __all__ = ["add_parser", "benchmark"]
 
@@ -69,6 +69,25 @@ def _data(args: argparse.Namespace) -> Any:
                          meds_labels=meds)
 
 
+def parse_pin(text: str) -> tuple[str, str, Any]:
+    """``NAME:KEY=VALUE`` of the benchmark's ``--set``: a parameter of one model."""
+    name, sep, setting = text.partition(":")
+    if not sep or not name.strip() or "=" not in setting:
+        raise argparse.ArgumentTypeError(f"expected MODEL:KEY=VALUE (e.g. mtan:max_epochs=12), "
+                                         f"got {text!r}")
+    return (name.strip(), *parse_setting(setting))
+
+
+def _pins(args: argparse.Namespace, models: list[str]) -> dict[str, dict[str, Any]]:
+    pinned: dict[str, dict[str, Any]] = {}
+    for name, key, value in args.set or []:
+        if name not in models:
+            raise CommandError(f"--set {name}:{key}={value!r}: {name} is not among the models "
+                               f"this run fits ({', '.join(models)})")
+        pinned.setdefault(name, {})[key] = value
+    return pinned
+
+
 def benchmark(args: argparse.Namespace) -> int:
     """Fit registered models under one protocol; write tables, tests, subgroups, figures."""
     from ..benchmark import MAX_SETTINGS, run_benchmark, select_models
@@ -89,6 +108,7 @@ def benchmark(args: argparse.Namespace) -> int:
         reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items())
         raise CommandError("--models all: no registered model applies to these data and has "
                            f"its dependencies installed ({reasons})")
+    pinned = _pins(args, models)
     for name, reason in skipped.items():
         say(args, f"left out {name}: {reason}")
     started = time.perf_counter()
@@ -102,7 +122,8 @@ def benchmark(args: argparse.Namespace) -> int:
         max_settings=args.max_settings, inner_valid=args.inner_valid,
         n_bootstrap=args.n_bootstrap, jobs=max(args.jobs, 1), threads=args.threads,
         in_process=args.jobs == 0,
-        retry_failed=args.retry_failed, time_limit=args.time_limit, skipped=skipped,
+        retry_failed=args.retry_failed, time_limit=args.time_limit, pinned=pinned,
+        skipped=skipped,
         command=shlex.join(["medfuse", *getattr(args, "argv", sys.argv[1:])]),
         progress=lambda line: say(args, line))
     print((result.out / "table.md").read_text(), end="")
@@ -153,5 +174,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="seconds one fit (with its prediction) may take; a fit past it is "
                         "reported as failed in the table and the rest go on (default: none)")
+    p.add_argument("--set", type=parse_pin, action="append", metavar="MODEL:KEY=VALUE",
+                   help="a parameter set on every fit of one model, its defaults and each grid "
+                        "setting (e.g. mtan:max_epochs=12: a smaller budget where a model's "
+                        "published settings cost too much); recorded in protocol.json")
     add_common(p)
     p.set_defaults(func=benchmark)

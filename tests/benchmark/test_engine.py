@@ -340,3 +340,46 @@ def test_a_fit_past_the_time_limit_fails_its_row_and_the_rest_go_on(bench_data, 
     assert (result.table["status"] == "ok").all()
     with pytest.raises(ValueError, match="time_limit must be a positive"):
         _run(bench_data, tmp_path, ["bench_count"], seeds=[0], time_limit=0)
+
+
+def test_pinned_parameters_reach_every_fit_and_are_fits_of_their_own(bench_data, stand_ins, grid,
+                                                                        tmp_path):
+    _run(bench_data, tmp_path, ["bench_count"], seeds=[1])
+    SEEN.clear()
+    result, lines = _run(bench_data, tmp_path, ["bench_count"], seeds=[1],
+                         pinned={"bench_count": {"count_feature": "HR"}})
+    plan = result.plans["bench_count"]
+    assert len(_fits()) == 5  # the unpinned run's files are not the pinned fits'
+    assert [s.get("C") for s in plan.settings] == [None, 0.001, 0.01, 100.0]
+    assert all(s["count_feature"] == "HR" for s in plan.settings)
+    # the predictions are those of the chosen setting, pinned, fitted by hand
+    predictions = pd.read_csv(tmp_path / "predictions" / "bench_count.csv")
+    by_hand = make_count(random_state=1, **plan.chosen).fit(bench_data.X_train, bench_data.y_train)
+    assert plan.chosen["count_feature"] == "HR"
+    np.testing.assert_allclose(predictions["proba"],
+                               by_hand.predict_proba(bench_data.X_eval)[:, 1], rtol=0, atol=1e-12)
+    table = pd.read_csv(tmp_path / "table.csv").set_index("model")
+    assert table.loc["bench_count", "auroc_mean"] < 0.7  # HR carries no signal
+    assert table.loc["bench_count", "setting"].endswith("; pinned count_feature='HR'")
+    protocol = json.loads((tmp_path / "protocol.json").read_text())
+    assert protocol["models"]["bench_count"]["pinned"] == {"count_feature": "HR"}
+
+
+def test_a_pin_of_a_fixed_model_reaches_its_fits_and_a_bad_pin_fails_before_any_fit(
+        bench_data, stand_ins, tmp_path):
+    SEEN.clear()
+    result, _ = _run(bench_data, tmp_path / "a", ["bench_count"], seeds=[0], max_settings=0,
+                     pinned={"bench_count": {"C": 0.001}})
+    assert result.plans["bench_count"].chosen == {"C": 0.001} and len(_fits()) == 1
+    fitted = make_count(random_state=0, C=0.001).fit(bench_data.X_train, bench_data.y_train)
+    predictions = pd.read_csv(tmp_path / "a" / "predictions" / "bench_count.csv")
+    np.testing.assert_allclose(predictions["proba"],
+                               fitted.predict_proba(bench_data.X_eval)[:, 1], rtol=0, atol=1e-12)
+    SEEN.clear()
+    with pytest.raises(ValueError, match="pinned parameter 'CC' of bench_count: CountModel has "
+                                         "no such parameter; did you mean 'C'"):
+        _run(bench_data, tmp_path / "b", ["bench_count"], pinned={"bench_count": {"CC": 1}})
+    with pytest.raises(ValueError, match="pinned parameters for xgboost, which this run does "
+                                         "not fit"):
+        _run(bench_data, tmp_path / "b", ["bench_count"], pinned={"xgboost": {"max_depth": 2}})
+    assert SEEN == [] and not (tmp_path / "b").exists()

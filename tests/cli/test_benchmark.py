@@ -101,6 +101,10 @@ def test_a_cohort_trains_on_train_and_scores_the_split_asked(registered, tmp_pat
     (["--cohort", "toy_bench", "--models", "cli_counter", "--subgroups", "Kk"],
      "--subgroups Kk: no feature of that name in the scored stays; did you mean 'K'?"),
     (["--cohort", "toy_bench", "--models", "cli_counter", "--jobs", "-1"], "--jobs -1"),
+    (["--cohort", "toy_bench", "--models", "cli_counter", "--set", "xgboost:max_depth=2"],
+     "--set xgboost:max_depth=2: xgboost is not among the models this run fits (cli_counter)"),
+    (["--cohort", "toy_bench", "--models", "cli_counter", "--set", "cli_counter:CC=2"],
+     "pinned parameter 'CC' of cli_counter"),
 ])
 def test_user_errors_are_one_line(registered, tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
@@ -110,6 +114,21 @@ def test_user_errors_are_one_line(registered, tmp_path, capsys, argv, message):
     errors = [line for line in err if not line.startswith("[medfuse benchmark]")]
     assert len(errors) == 1 and errors[0].startswith("medfuse benchmark: error: "), err
     assert message in errors[0]
+
+
+def test_set_pins_a_parameter_of_one_model_on_every_fit(registered, tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["benchmark", "--cohort", "toy_bench", "--models", "cli_counter", "--seeds", "0",
+                 "--jobs", "0", "--n-bootstrap", "50", "--set", "cli_counter:count_feature=Na",
+                 "--out", str(out), "--quiet"]) == 0
+    protocol = json.loads((out / "protocol.json").read_text())
+    assert protocol["models"]["cli_counter"]["pinned"] == {"count_feature": "Na"}
+    assert protocol["models"]["cli_counter"]["chosen"] == {"count_feature": "Na"}
+    with pytest.raises(SystemExit) as exit_info:
+        main(["benchmark", "--cohort", "toy_bench", "--models", "cli_counter", "--set", "C=1",
+              "--out", str(tmp_path / "b")])
+    assert exit_info.value.code == 2
+    assert "expected MODEL:KEY=VALUE (e.g. mtan:max_epochs=12), got 'C=1'" in capsys.readouterr().err
 
 
 def test_files_with_a_split_name_and_a_foreign_folder_are_refused(registered, bench_files, tmp_path,
