@@ -296,14 +296,16 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
             lo, hi = events.offsets[s0], events.offsets[s1]
             category = np.full(hi - lo, -1, dtype=np.int32)
             i0, i1 = np.searchsorted(cat_rows, [lo, hi])
-            category[cat_rows[i0:i1] - lo] = cat_ids[i0:i1]
+            classes: np.ndarray | None = cat_rows[i0:i1] - lo
+            category[classes] = cat_ids[i0:i1]
             rows = {"stay": np.repeat(np.arange(s0, s1), event_lengths[s0:s1]),
                     "feature": lookup[c["feature"][lo:hi]], "time": c["time"][lo:hi],
                     "value": c["value"][lo:hi], "category": category}
             if drop is not None:
                 keep = ~drop[lo:hi]
                 rows = {name: column[keep] for name, column in rows.items()}
-            rows["value"] = self._scaled(rows)
+                classes = None
+            rows["value"] = self._scaled(rows, classes)
             moves = event_order_moves(rows["stay"], rows["time"], rows["feature"])
             a, b = offsets[s0], offsets[s1]
             for name, out in columns.items():
@@ -329,12 +331,14 @@ class EventTokenizer(TransformerMixin, BaseEstimator):
         rows = {name: column[order] for name, column in rows.items()}
         return self._to_token_set(events.stay_ids, rows)
 
-    def _scaled(self, rows: dict[str, np.ndarray]) -> np.ndarray:
-        """Numerical values scaled (and clipped) by their feature's statistics; 0 for classes."""
+    def _scaled(self, rows: dict[str, np.ndarray], classes: np.ndarray | None = None
+                ) -> np.ndarray:
+        """Numerical values scaled (and clipped) by their feature's statistics; 0 for classes
+        (the rows whose category is set, or the positions ``classes`` when known)."""
         f = rows["feature"]
         scaled = rows["value"] - self.center_[f]
         scaled /= self.scale_[f]
-        scaled[rows["category"] >= 0] = 0.0
+        scaled[rows["category"] >= 0 if classes is None else classes] = 0.0
         if self.clip is not None:
             np.clip(scaled, -self.clip, self.clip, out=scaled)
         return scaled
