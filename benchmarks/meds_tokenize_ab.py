@@ -25,6 +25,8 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -53,8 +55,6 @@ def main() -> None:
             warnings.simplefilter("ignore")
             a, b = (EventTokenizer(max_tokens=None).fit(sets[k]).transform(sets[k])
                     for k in ("meds", "long_classes"))
-        import numpy as np
-
         assert np.array_equal(a.offsets, b.offsets)
 
         def ordered(tokens):  # simultaneous tokens come in vocabulary order: compare as sets
