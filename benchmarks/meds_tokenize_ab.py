@@ -84,7 +84,8 @@ def main() -> None:
            "events_per_s_median": {k: n / statistics.median(v) for k, v in seconds.items()},
            "meds_over_long": statistics.median(seconds["meds"]) / statistics.median(seconds["long"]),
            "paired_difference_s": {
-               k: {"mean": statistics.mean(d), "se": statistics.stdev(d) / len(d) ** 0.5}
+               k: {"mean": statistics.mean(d),
+                   "se": statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else None}
                for k in seconds if k != "meds"
                for d in [[m - x for m, x in zip(seconds["meds"], seconds[k], strict=True)]]}}
     print(json.dumps({k: out[k] for k in ("median_s", "meds_over_long", "paired_difference_s")}))
