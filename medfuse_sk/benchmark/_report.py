@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ._data import BenchmarkData, BenchmarkResult, subgroup_labels
+from ._figures import write_figures
 from ._grids import FIXED, GRIDS, describe_setting, setting_key
 
 __all__ = ["write_report", "protocol_record", "subgroup_frame_inputs", "VERSIONED"]
@@ -369,61 +370,6 @@ def _markdown(table: pd.DataFrame, paired: pd.DataFrame, subgroups: pd.DataFrame
     return "\n".join(lines) + "\n"
 
 
-def _figures(table: pd.DataFrame, scores: Mapping[str, np.ndarray], y: np.ndarray, out: Path,
-             title: str) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..evaluation import reliability_curve
-
-    ok = table[table["model"].isin(list(scores))]
-    files = []
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for _, r in ok.iterrows():
-        ax.errorbar(r["fit_cpu_s"], r["auprc_mean"], yerr=r["auprc_sd"],
-                    xerr=r.get("fit_cpu_s_sd", 0.0), fmt="o", capsize=3)
-        ax.annotate(r["model"], (r["fit_cpu_s"], r["auprc_mean"]), textcoords="offset points",
-                    xytext=(6, 4), fontsize=8)
-    if len(ok) and (ok["fit_cpu_s"] > 0).all():
-        from matplotlib.ticker import ScalarFormatter
-
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(ScalarFormatter())
-        ax.tick_params(axis="x", which="minor", labelsize=7)
-    threads = sorted({int(t) for t in ok["threads"].dropna()}) if "threads" in ok else []
-    ax.set(xlabel=f"fit time per seed (CPU seconds, {'/'.join(map(str, threads)) or '?'} "
-                  "thread(s); a shared machine inflates wall time, not CPU time)",
-           ylabel="AUPRC (mean ± sd over seeds)",
-           title=f"{title}; prevalence {float(np.mean(y)):.3f}")
-    ax.xaxis.label.set_size(8)
-    fig.tight_layout()
-    path = out / "auprc_vs_fit_time.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    files.append(path)
-
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8)
-    for _, r in ok.iterrows():
-        matrix = scores[r["model"]]
-        curve = reliability_curve(np.tile(y, len(matrix)), matrix.ravel())
-        filled = curve["count"] > 0
-        ax.plot(curve["predicted"][filled], curve["observed"][filled], "o-", ms=3,
-                label=f"{r['model']} (ECE {r['ece']:.3f})")
-    ax.set(xlabel="predicted probability (bin mean)", ylabel="observed rate",
-           title=f"Reliability, {title}", xlim=(0, 1), ylim=(0, 1))
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = out / "reliability.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    files.append(path)
-    return files
-
-
 def _write_meds_predictions(samples: pd.DataFrame, proba: np.ndarray, path: Path) -> None:
     """meds-evaluation's format through the MEDS input's own writer
     (:func:`medfuse_sk.datasets.write_predictions`: the label columns,
@@ -469,7 +415,7 @@ def write_report(data: BenchmarkData, plans: Mapping[str, Any], out: Path, *,
                 files.append(meds)
     title = f"{data.description.get('name', 'data')} ({data.description.get('eval_split', 'eval')})"
     if scores:
-        files += _figures(table, scores, y, out, title)
+        files += write_figures(table, scores, y, out, title)
     text = _markdown(table, paired, subgroups, gaps, data, seeds, n_bootstrap, skipped or {})
     (out / "table.md").write_text(text)
     files.append(out / "table.md")
